@@ -1,0 +1,86 @@
+// snapmeta export <index.db|index.db.zst> --snapshot <id> --recipient <age1…> …
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DirStore } from '../lib/dir-store.ts';
+import { SnapmetaError } from '../lib/errors.ts';
+import { openExport } from '../lib/export.ts';
+import { readIndexFile } from '../lib/input.ts';
+import { publishExport, sha256Hex } from '../lib/publish.ts';
+import { parseRecipients } from '../lib/recipients.ts';
+import { formatBytes, formatMs, progress, table } from './report.ts';
+
+const HELP = `usage: snapmeta export <index.db|index.db.zst> --snapshot <id> --recipient <age1…> [--recipient …]
+                       [--recipients-file <file>] [--out <dir>] [--format sql|sqlite] [--level <n>]
+
+Writes <dir>/metadata/<id>/db.zst.age and <dir>/metadata/<id>/manifest.json.zst (default dir: .).
+  --format sql     SQL text like 'sqlite3 .dump' (default); sqlite: a binary SQLite image
+  --level <n>      zstd level 1-19 (default 3)`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      snapshot: { type: 'string' },
+      recipient: { type: 'string', multiple: true, default: [] },
+      'recipients-file': { type: 'string', multiple: true, default: [] },
+      out: { type: 'string', default: '.' },
+      format: { type: 'string', default: 'sql' },
+      level: { type: 'string', default: '3' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new SnapmetaError('BAD_ARGUMENT', `expected one index file, got ${positionals.length}\n${HELP}`);
+  if (!values.snapshot) throw new SnapmetaError('BAD_ARGUMENT', '--snapshot <id> is required');
+  if (values.format !== 'sql' && values.format !== 'sqlite') throw new SnapmetaError('BAD_ARGUMENT', `--format must be sql or sqlite, not ${values.format}`);
+  const level = Number(values.level);
+  if (!Number.isInteger(level) || level < 1 || level > 19) throw new SnapmetaError('BAD_ARGUMENT', `--level must be a whole number from 1 to 19, not ${values.level}`);
+  const files = await Promise.all(values['recipients-file'].map((f) => readFile(f, 'utf8').catch((err: Error) => {
+    throw new SnapmetaError('BAD_ARGUMENT', `cannot read recipients file ${f}: ${err.message}`);
+  })));
+  const recipients = parseRecipients([...values.recipient, ...files]);
+
+  const path = positionals[0];
+  const t0 = performance.now();
+  const input = await readIndexFile(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT' || err.code === 'EISDIR' || err.code === 'EACCES') throw new SnapmetaError('BAD_ARGUMENT', `cannot read ${path}: ${err.code}`);
+    throw err;
+  });
+  const source = { sha256: sha256Hex(input), size: input.byteLength };
+  const read = performance.now() - t0;
+
+  const job = await openExport(input, { snapshotId: values.snapshot });
+  const bar = progress();
+  try {
+    const out = resolve(values.out);
+    const result = await publishExport(job, new DirStore(out), {
+      recipients,
+      format: values.format,
+      level,
+      source,
+      onProgress: (p) => bar.update(p.stage, p.done, p.total),
+    });
+    bar.done();
+    const total = performance.now() - t0;
+    const stages = { read, ...result.timings };
+    console.log(`${result.status === 'duplicate' ? 'already exported (same source)' : 'exported'} snapshot ${result.snapshotId} (${result.layout}, host ${result.hostname})`);
+    console.log(table([
+      ['database', `${out}/${result.dbKey}  ${formatBytes(result.db.size)}  sha256 ${result.db.sha256.slice(0, 16)}…`],
+      ['manifest', `${out}/${result.manifestKey}  ${result.blobCount} blobs`],
+      ['bytes', `${formatBytes(job.bytesIn)} in${job.indexBytes !== job.bytesIn ? ` (${formatBytes(job.indexBytes)} SQLite)` : ''} → ${formatBytes(result.db.size + result.manifestSize)} out`],
+      ['rows kept', Object.entries(result.rows).map(([t, n]) => `${t} ${n}`).join(', ')],
+      ['time', `${formatMs(total)} (${Object.entries(stages).map(([s, ms]) => `${s} ${formatMs(ms)}`).join(', ')})`],
+      ...(result.skippedTables.length ? [['not exported', result.skippedTables.join(', ')] as [string, string]] : []),
+      ...result.warnings.map((w) => ['warning', w] as [string, string]),
+    ]));
+    return 0;
+  } finally {
+    bar.done();
+    job.close();
+  }
+}

@@ -1,0 +1,38 @@
+// `snapmeta <command>`: each command lives in its own module, loaded on demand.
+import { isSnapmetaError } from '../lib/errors.ts';
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
+  export: { summary: 'export one snapshot of an index database as encrypted metadata', load: () => import('./export.ts') },
+  restore: { summary: 'decrypt and load an export into a SQLite file, and check it', load: () => import('./restore.ts') },
+  upload: { summary: 'upload an index to the staging bucket as an agent does, and wait for its receipt', load: () => import('./upload.ts') },
+  local: { summary: 'run the whole pipeline on this machine (what `npm start` runs)', load: () => import('./local.ts') },
+};
+
+export const USAGE = `usage: snapmeta <command> [options]
+
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join('\n')}
+
+Run 'snapmeta <command> --help' for a command's options.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const command = name ? COMMANDS[name] : undefined;
+  if (!command) {
+    console.error(name && !['-h', '--help', 'help'].includes(name) ? `snapmeta: unknown command ${JSON.stringify(name)}\n\n${USAGE}` : USAGE);
+    return name && !['-h', '--help', 'help'].includes(name) ? 2 : 0;
+  }
+  try {
+    return await (await command.load()).run(rest);
+  } catch (err) {
+    if (isSnapmetaError(err)) {
+      console.error(`snapmeta ${name}: ${err.code}: ${err.message}`);
+      return 1;
+    }
+    if (err instanceof TypeError && (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      console.error(`snapmeta ${name}: ${err.message}`);
+      return 2;
+    }
+    console.error(`snapmeta ${name}: ${(err as Error).stack ?? err}`);
+    return 1;
+  }
+}

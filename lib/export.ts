@@ -1,0 +1,129 @@
+// Opening an upload for export: bytes → SQLite in memory → layout → checks →
+// the plan of rows to keep. Everything that can reject the input happens here,
+// before anything is written.
+import { SnapmetaError } from './errors.ts';
+import { dumpSql, type DumpProgress } from './dump.ts';
+import { sqliteBytes, HARD_MAX_INDEX_BYTES } from './input.ts';
+import { detectLayout, readSchema, type LayoutName } from './layout.ts';
+import { buildPlan, type Plan } from './prune.ts';
+import { isCorruptionMessage, loadSqlJs, type Database } from './sqljs.ts';
+
+export interface ExportJob {
+  layout: LayoutName;
+  snapshot: Plan['snapshot'];
+  rows: Record<string, number>;
+  blobs: string[];
+  skippedTables: string[];
+  warnings: string[];
+  bytesIn: number;
+  /** Size of the plain SQLite database (after zstd, for a .db.zst upload). */
+  indexBytes: number;
+  timings: Record<string, number>;
+  /** The pruned database as .dump-shaped SQL, in chunks ending on statement boundaries. */
+  dump(onRows?: (p: DumpProgress) => void): Generator<Uint8Array>;
+  /** The pruned database as a fresh, vacuumed SQLite image (holds it whole in memory). */
+  image(): Promise<Uint8Array>;
+  close(): void;
+}
+
+export interface OpenOptions {
+  snapshotId: string;
+  maxIndexBytes?: number;
+}
+
+export async function openExport(input: Uint8Array, opts: OpenOptions): Promise<ExportJob> {
+  const t0 = performance.now();
+  const bytes = await sqliteBytes(input, opts.maxIndexBytes ?? HARD_MAX_INDEX_BYTES);
+  const SQL = await loadSqlJs();
+  const db = withLegacyJournalHeader(bytes, (b) => new SQL.Database(b));
+  try {
+    return sqliteErrors(() => {
+      const t1 = performance.now();
+      // Nothing in the private copy needs a journal; it only costs memory.
+      db.run('PRAGMA main.journal_mode=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536');
+      const schema = readSchema(db);
+      const layout = detectLayout(schema);
+      const plan = buildPlan(db, schema, layout, opts.snapshotId);
+      const t2 = performance.now();
+      return job(db, plan, layout.name, input.byteLength, bytes.byteLength, { load: t1 - t0, prune: t2 - t1 });
+    });
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function job(db: Database, plan: Plan, layout: LayoutName, bytesIn: number, indexBytes: number, timings: Record<string, number>): ExportJob {
+  let closed = false;
+  return {
+    layout,
+    snapshot: plan.snapshot,
+    rows: Object.fromEntries(plan.tables.map((t) => [t.table.name, t.rows])),
+    blobs: plan.blobs,
+    skippedTables: plan.skippedTables,
+    warnings: plan.warnings,
+    bytesIn,
+    indexBytes,
+    timings,
+    *dump(onRows) {
+      yield* sqliteErrorsGen(dumpSql(db, plan, onRows));
+    },
+    async image() {
+      const SQL = await loadSqlJs();
+      const out = new SQL.Database();
+      try {
+        out.run('PRAGMA journal_mode=OFF');
+        // The image is the dump replayed into a fresh database, so both formats
+        // hold the same rows; VACUUM leaves no free pages behind.
+        const decoder = new TextDecoder();
+        for (const chunk of this.dump()) out.exec(decoder.decode(chunk));
+        out.run('VACUUM');
+        return out.export();
+      } finally {
+        out.close();
+      }
+    },
+    close() {
+      if (!closed) db.close();
+      closed = true;
+    },
+  };
+}
+
+/**
+ * A WAL-mode header (bytes 18-19 = 2) makes SQLite look for a -wal file that an
+ * upload never has; open it as a rollback-journal database instead. The bytes
+ * are restored afterwards since they may be the caller's.
+ */
+function withLegacyJournalHeader<T>(bytes: Uint8Array, open: (b: Uint8Array) => T): T {
+  const wal = bytes[18] === 2 && bytes[19] === 2;
+  if (wal) bytes[18] = bytes[19] = 1;
+  try {
+    return open(bytes);
+  } finally {
+    if (wal) bytes[18] = bytes[19] = 2;
+  }
+}
+
+function toSnapmetaError(err: unknown): unknown {
+  if (err instanceof SnapmetaError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (isCorruptionMessage(message)) return new SnapmetaError('CORRUPT', `the index database is corrupt: ${message}`, { cause: err });
+  return err;
+}
+
+function sqliteErrors<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw toSnapmetaError(err);
+  }
+}
+
+function* sqliteErrorsGen<T>(gen: Generator<T>): Generator<T> {
+  try {
+    yield* gen;
+  } catch (err) {
+    throw toSnapmetaError(err);
+  }
+}

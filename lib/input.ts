@@ -1,0 +1,83 @@
+// Turning an uploaded object into the bytes of a plain SQLite database, with
+// the specific errors an operator needs: not SQLite at all, truncated, too big.
+import { open, stat } from 'node:fs/promises';
+import { SnapmetaError } from './errors.ts';
+import { DecompressedTooLarge, ZstdFormatError, decompressBounded, isZstd } from './zstd.ts';
+
+/** Node's own ceiling for one Buffer (4 GiB here): sql.js keeps the database in one. */
+export const HARD_MAX_INDEX_BYTES = 4 * 1024 ** 3 - 1;
+
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
+
+/** Read a file of any size into one Buffer (readFile refuses files of 2 GiB and more). */
+export async function readIndexFile(path: string): Promise<Buffer> {
+  const { size } = await stat(path);
+  if (size > HARD_MAX_INDEX_BYTES) {
+    throw new SnapmetaError('INDEX_TOO_LARGE', `${path} is ${size} bytes; the most one export can hold is ${HARD_MAX_INDEX_BYTES}`);
+  }
+  const buf = Buffer.allocUnsafe(size);
+  const fh = await open(path, 'r');
+  try {
+    for (let off = 0; off < size; ) {
+      const { bytesRead } = await fh.read(buf, off, Math.min(size - off, 1 << 26), off);
+      if (bytesRead === 0) throw new Error(`${path} shrank while being read`);
+      off += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+  return buf;
+}
+
+/**
+ * Plain SQLite bytes from an upload: zstd is recognised by its magic number
+ * (never by name) and inflated no further than maxBytes.
+ */
+export async function sqliteBytes(input: Uint8Array, maxBytes = HARD_MAX_INDEX_BYTES): Promise<Uint8Array> {
+  let bytes = input;
+  if (isZstd(input)) {
+    try {
+      bytes = await decompressBounded(input, maxBytes);
+    } catch (err) {
+      if (err instanceof DecompressedTooLarge) {
+        throw new SnapmetaError('INDEX_TOO_LARGE', `the zstd-compressed index decompresses to more than the limit of ${maxBytes} bytes`);
+      }
+      if (err instanceof ZstdFormatError || /zstd|frame|block|checksum|corrupt|invalid/i.test(String(err))) {
+        throw new SnapmetaError('CORRUPT', `the zstd-compressed index is damaged: ${(err as Error).message}`);
+      }
+      throw err;
+    }
+  } else if (input.byteLength > maxBytes) {
+    throw new SnapmetaError('INDEX_TOO_LARGE', `the index is ${input.byteLength} bytes, over the limit of ${maxBytes}`);
+  }
+  checkHeader(bytes);
+  return bytes;
+}
+
+/** The 100-byte SQLite header tells us NOT_SQLITE vs a truncated file before SQLite tries. */
+function checkHeader(bytes: Uint8Array): void {
+  if (bytes.byteLength === 0) throw new SnapmetaError('NOT_SQLITE', 'the upload is empty (0 bytes)');
+  if (bytes.byteLength < 100 || !SQLITE_MAGIC.equals(bytes.subarray(0, 16))) {
+    if (bytes.byteLength >= 16 && SQLITE_MAGIC.equals(bytes.subarray(0, 16))) {
+      throw new SnapmetaError('CORRUPT', `the SQLite file is truncated: ${bytes.byteLength} bytes, shorter than its 100-byte header`);
+    }
+    throw new SnapmetaError('NOT_SQLITE', 'not an SQLite database (no "SQLite format 3" header)');
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, 100);
+  const raw = view.getUint16(16);
+  const pageSize = raw === 1 ? 65536 : raw;
+  if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) {
+    throw new SnapmetaError('CORRUPT', `the SQLite header is damaged: page size ${raw}`);
+  }
+  if (bytes.byteLength % pageSize !== 0) {
+    throw new SnapmetaError('CORRUPT', `the SQLite file is truncated: ${bytes.byteLength} bytes is not a whole number of ${pageSize}-byte pages`);
+  }
+  // The in-header page count is only valid when its "version valid for" matches the change counter.
+  const pages = view.getUint32(28);
+  if (pages > 0 && view.getUint32(24) === view.getUint32(92) && pages * pageSize > bytes.byteLength) {
+    throw new SnapmetaError(
+      'CORRUPT',
+      `the SQLite file is truncated: its header says ${pages} pages of ${pageSize} bytes (${pages * pageSize}), the file has ${bytes.byteLength}`,
+    );
+  }
+}

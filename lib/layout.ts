@@ -1,0 +1,150 @@
+// The two index layouts we accept (lib/schemas/*.sql), recognised by their
+// columns, never by column order: agents may add columns, indexes and tables.
+import { SnapmetaError } from './errors.ts';
+import { all, ident, type Database } from './sqljs.ts';
+
+export type LayoutName = 'v1-path-keyed' | 'v2-id-keyed';
+
+export interface Layout {
+  name: LayoutName;
+  /** Required columns of every table the layout defines. */
+  tables: Record<string, readonly string[]>;
+  /** The key of a file, and how each mapping table refers to it. */
+  fileKey: string;
+  fileRef: { snapshot_files: string; file_chunks: string; chunk_files: string };
+  /** The key of a blob, and how blob_chunks / snapshot_blobs refer to it. */
+  blobKey: string;
+  blobRef: string;
+}
+
+export const LAYOUTS: readonly Layout[] = [
+  {
+    name: 'v1-path-keyed',
+    tables: {
+      files: ['path', 'mtime', 'ctime', 'size', 'mode', 'uid', 'gid', 'link_target'],
+      chunks: ['chunk_hash', 'sha256', 'size'],
+      file_chunks: ['path', 'idx', 'chunk_hash'],
+      chunk_files: ['chunk_hash', 'file_path', 'file_offset', 'length'],
+      blobs: ['blob_hash', 'created_ts'],
+      blob_chunks: ['blob_hash', 'chunk_hash', 'offset', 'length'],
+      snapshots: ['id', 'hostname', 'vaultik_version', 'started_at', 'completed_at', 'file_count', 'chunk_count',
+        'blob_count', 'total_size', 'blob_size', 'compression_ratio'],
+      snapshot_files: ['snapshot_id', 'file_path'],
+      snapshot_blobs: ['snapshot_id', 'blob_hash'],
+    },
+    fileKey: 'path',
+    fileRef: { snapshot_files: 'file_path', file_chunks: 'path', chunk_files: 'file_path' },
+    blobKey: 'blob_hash',
+    blobRef: 'blob_hash',
+  },
+  {
+    name: 'v2-id-keyed',
+    tables: {
+      files: ['id', 'path', 'source_path', 'mtime', 'size', 'mode', 'uid', 'gid', 'link_target'],
+      chunks: ['chunk_hash', 'size'],
+      file_chunks: ['file_id', 'idx', 'chunk_hash'],
+      chunk_files: ['chunk_hash', 'file_id', 'file_offset', 'length'],
+      blobs: ['id', 'blob_hash', 'created_ts', 'finished_ts', 'uncompressed_size', 'compressed_size', 'uploaded_ts'],
+      blob_chunks: ['blob_id', 'chunk_hash', 'offset', 'length'],
+      snapshots: ['id', 'hostname', 'vaultik_version', 'vaultik_git_revision', 'started_at', 'completed_at',
+        'file_count', 'chunk_count', 'blob_count', 'total_size', 'blob_size', 'blob_uncompressed_size',
+        'compression_ratio', 'compression_level', 'upload_bytes', 'upload_duration_ms'],
+      snapshot_files: ['snapshot_id', 'file_id'],
+      snapshot_blobs: ['snapshot_id', 'blob_id', 'blob_hash'],
+      uploads: ['blob_hash', 'snapshot_id', 'uploaded_at', 'size', 'duration_ms'],
+    },
+    fileKey: 'id',
+    fileRef: { snapshot_files: 'file_id', file_chunks: 'file_id', chunk_files: 'file_id' },
+    blobKey: 'id',
+    blobRef: 'blob_id',
+  },
+];
+
+/** A table of the uploaded database as sqlite_schema describes it. */
+export interface SchemaTable {
+  name: string;
+  sql: string;
+  /** Declared columns, without hidden or generated ones. */
+  columns: string[];
+  hasGenerated: boolean;
+  virtual: boolean;
+  withoutRowid: boolean;
+  /** The name that reaches the rowid (a column may shadow "rowid"). */
+  rowid: string | undefined;
+}
+
+export interface Schema {
+  tables: SchemaTable[];
+  /** CREATE INDEX statements by (lower-case) table name, in schema order. */
+  indexes: Map<string, string[]>;
+  triggers: string[];
+}
+
+export function readSchema(db: Database): Schema {
+  const tables: SchemaTable[] = [];
+  const indexes = new Map<string, string[]>();
+  const triggers: string[] = [];
+  const rows = all(db, "SELECT type, name, tbl_name, sql FROM main.sqlite_schema ORDER BY rowid");
+  for (const [type, name, tblName, sql] of rows as [string, string, string, string | null][]) {
+    if (type === 'index' && sql) {
+      const key = tblName.toLowerCase();
+      indexes.set(key, [...(indexes.get(key) ?? []), sql]);
+    } else if (type === 'trigger') {
+      triggers.push(name);
+    } else if (type === 'table' && sql) {
+      const virtual = /^CREATE\s+VIRTUAL\s+TABLE/i.test(sql);
+      const withoutRowid = /\)\s*WITHOUT\s+ROWID\s*(,|$)/i.test(sql) || /\bWITHOUT\s+ROWID\s*$/i.test(sql);
+      let columns: string[] = [];
+      let hasGenerated = false;
+      if (!virtual) {
+        // table_xinfo: hidden 2/3 are generated columns, which INSERT must not name.
+        for (const [colName, hidden] of all(db, `SELECT name, hidden FROM pragma_table_xinfo(?, 'main')`, [name]) as [string, number][]) {
+          if (hidden === 0) columns.push(colName);
+          else hasGenerated = true;
+        }
+      }
+      const lower = new Set(columns.map((c) => c.toLowerCase()));
+      const rowid = withoutRowid ? undefined : ['rowid', '_rowid_', 'oid'].find((r) => !lower.has(r));
+      tables.push({ name, sql, columns, hasGenerated, virtual, withoutRowid, rowid });
+    }
+  }
+  return { tables, indexes, triggers };
+}
+
+export function findTable(schema: Schema, name: string): SchemaTable | undefined {
+  return schema.tables.find((t) => t.name.toLowerCase() === name);
+}
+
+function missingFor(schema: Schema, layout: Layout): string[] {
+  const missing: string[] = [];
+  for (const [table, cols] of Object.entries(layout.tables)) {
+    const found = findTable(schema, table);
+    if (!found) {
+      missing.push(`table ${table}`);
+      continue;
+    }
+    const have = new Set(found.columns.map((c) => c.toLowerCase()));
+    for (const col of cols) if (!have.has(col)) missing.push(`column ${table}.${col}`);
+  }
+  return missing;
+}
+
+/** Which layout this database has; UNKNOWN_LAYOUT names what is missing for the closest one. */
+export function detectLayout(schema: Schema): Layout {
+  const candidates = LAYOUTS.map((layout) => ({ layout, missing: missingFor(schema, layout) }))
+    .sort((a, b) => a.missing.length - b.missing.length);
+  const best = candidates[0];
+  if (best.missing.length > 0) {
+    const shown = best.missing.slice(0, 8).join(', ') + (best.missing.length > 8 ? `, and ${best.missing.length - 8} more` : '');
+    throw new SnapmetaError('UNKNOWN_LAYOUT', `the index matches no known layout; closest is ${best.layout.name}, missing ${shown}`);
+  }
+  for (const table of Object.keys(best.layout.tables)) {
+    const t = findTable(schema, table)!;
+    if (t.virtual || !t.rowid) {
+      throw new SnapmetaError('UNKNOWN_LAYOUT', `table ${table} is ${t.virtual ? 'a virtual table' : 'WITHOUT ROWID'}, which the ${best.layout.name} layout does not allow`);
+    }
+  }
+  return best.layout;
+}
+
+export { ident };

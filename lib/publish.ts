@@ -1,0 +1,168 @@
+// Publishing an opened export into a write-once store: the encrypted database
+// first, then the manifest that commits it. Published metadata is immutable;
+// a redelivered upload of the same bytes is recognised and not written again.
+import { compressedStream, encryptStream, newClock, type StageClock } from './encrypt.ts';
+import { SnapmetaError } from './errors.ts';
+import type { ExportJob } from './export.ts';
+import { digestTap, sha256Hex } from './hash.ts';
+import { buildManifest, decodeManifest, encodeManifest, type Manifest } from './manifest.ts';
+import type { MetadataStore } from './store.ts';
+
+export { sha256Hex };
+
+export interface PublishOptions {
+  recipients: string[];
+  prefix?: string;
+  format?: 'sql' | 'sqlite';
+  level?: number;
+  source: { sha256: string; size: number; key?: string; etag?: string; versionId?: string };
+  onProgress?: (p: { stage: string; done: number; total: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface PublishResult {
+  status: 'published' | 'duplicate';
+  snapshotId: string;
+  hostname: string;
+  layout: string;
+  dbKey: string;
+  manifestKey: string;
+  db: { format: 'sql' | 'sqlite'; size: number; sha256: string };
+  manifestSize: number;
+  rows: Record<string, number>;
+  blobCount: number;
+  skippedTables: string[];
+  warnings: string[];
+  bytesIn: number;
+  bytesOut: number;
+  timings: Record<string, number>;
+}
+
+export function metadataKeys(prefix: string, snapshotId: string) {
+  const dir = `${prefix}metadata/${snapshotId}/`;
+  return { dir, dbKey: `${dir}db.zst.age`, manifestKey: `${dir}manifest.json.zst` };
+}
+
+const SOURCE_META = 'source-sha256';
+
+export async function publishExport(job: ExportJob, store: MetadataStore, opts: PublishOptions): Promise<PublishResult> {
+  const { dbKey, manifestKey } = metadataKeys(opts.prefix ?? '', job.snapshot.id);
+  const format = opts.format ?? 'sql';
+  const timings = { ...job.timings, dump: 0, compress: 0, encrypt: 0, write: 0 };
+  const result = (status: PublishResult['status'], manifest: Manifest, manifestSize: number): PublishResult => ({
+    status,
+    snapshotId: job.snapshot.id,
+    hostname: job.snapshot.hostname,
+    layout: job.layout,
+    dbKey,
+    manifestKey,
+    db: { format: manifest.db.format, size: manifest.db.size, sha256: manifest.db.sha256 },
+    manifestSize,
+    rows: manifest.rows,
+    blobCount: manifest.blob_count,
+    skippedTables: manifest.skipped_tables,
+    warnings: manifest.warnings,
+    bytesIn: job.bytesIn,
+    bytesOut: status === 'duplicate' ? 0 : manifest.db.size + manifestSize,
+    timings,
+  });
+
+  const existing = await existingManifest(store, manifestKey, opts.source.sha256);
+  if (existing) return result('duplicate', existing.manifest, existing.size);
+
+  let db = await reusableDb(store, dbKey, opts.source.sha256);
+  if (!db) {
+    const written = await writeDb(job, store, dbKey, format, opts, timings);
+    db = written ?? (await reusableDb(store, dbKey, opts.source.sha256));
+    if (!db) throw new Error(`${dbKey} vanished after a concurrent write`);
+  }
+
+  opts.signal?.throwIfAborted();
+  const manifest = buildManifest({
+    snapshot_id: job.snapshot.id,
+    blobs: job.blobs,
+    layout: job.layout,
+    db: { format: db.format, size: db.size, sha256: db.sha256, compression: 'zstd', encryption: 'age' },
+    rows: job.rows,
+    source: { sha256: opts.source.sha256, size: opts.source.size },
+    snapshot: { hostname: job.snapshot.hostname, started_at: job.snapshot.startedAt, completed_at: job.snapshot.completedAt },
+    skipped_tables: job.skippedTables,
+    warnings: job.warnings,
+  });
+  const body = await encodeManifest(manifest);
+  const t = performance.now();
+  const outcome = await store.putIfAbsent(manifestKey, body, { contentType: 'application/zstd', metadata: { [SOURCE_META]: opts.source.sha256 } });
+  timings.write += performance.now() - t;
+  if (outcome === 'exists') {
+    // Lost a race with a concurrent delivery: fine if it published the same source.
+    const raced = await existingManifest(store, manifestKey, opts.source.sha256);
+    if (raced) return result('duplicate', raced.manifest, raced.size);
+  }
+  return result('published', manifest, body.byteLength);
+}
+
+/** The manifest already published for this snapshot, if it came from the same source. */
+async function existingManifest(store: MetadataStore, key: string, sourceSha256: string) {
+  const bytes = await store.get(key);
+  if (!bytes) return undefined;
+  const manifest = await decodeManifest(bytes);
+  if (manifest.source?.sha256 !== sourceSha256) {
+    throw new SnapmetaError('ALREADY_PUBLISHED', `snapshot ${manifest.snapshot_id} is already published from another upload (source sha256 ${manifest.source?.sha256 ?? 'unknown'}); published metadata is never replaced`);
+  }
+  return { manifest, size: bytes.byteLength };
+}
+
+interface DbInfo {
+  format: 'sql' | 'sqlite';
+  size: number;
+  sha256: string;
+}
+
+/**
+ * A database object left without its manifest (an earlier attempt stopped
+ * between the two writes) is reused when it came from the same source.
+ */
+async function reusableDb(store: MetadataStore, key: string, sourceSha256: string): Promise<DbInfo | undefined> {
+  const head = await store.head(key);
+  if (!head) return undefined;
+  if (head.metadata[SOURCE_META] !== sourceSha256) {
+    throw new SnapmetaError('ALREADY_PUBLISHED', `${key} already exists from another upload and objects here are write-once; remove it by hand if that export was abandoned`);
+  }
+  const bytes = await store.get(key);
+  if (!bytes) return undefined;
+  const format = head.metadata['db-format'] === 'sqlite' ? 'sqlite' : 'sql';
+  return { format, size: bytes.byteLength, sha256: sha256Hex(bytes) };
+}
+
+async function writeDb(job: ExportJob, store: MetadataStore, key: string, format: 'sql' | 'sqlite', opts: PublishOptions, timings: Record<string, number>): Promise<DbInfo | undefined> {
+  const level = opts.level ?? 3;
+  const total = Object.values(job.rows).reduce((a, b) => a + b, 0);
+  const clock = newClock();
+  const chunks: Iterable<Uint8Array> = format === 'sql'
+    ? job.dump((p) => opts.onProgress?.({ stage: 'dump', done: p.rowsDone, total }))
+    : [await timedImage(job, clock)];
+  const encrypted = await encryptStream(compressedStream(chunks, level, clock, opts.signal), opts.recipients, clock);
+  const tap = digestTap();
+  const t = performance.now();
+  const outcome = await store.putIfAbsent(key, encrypted.pipeThrough(tap.stream), {
+    contentType: 'application/octet-stream',
+    metadata: { [SOURCE_META]: opts.source.sha256, 'db-format': format },
+  });
+  // Dump, compression and encryption all run inside the store's read of the
+  // stream; what is left of the elapsed time is the store's own I/O.
+  const elapsed = performance.now() - t;
+  timings.dump += clock.dump;
+  timings.compress += clock.compress;
+  timings.encrypt += clock.encrypt;
+  timings.write += Math.max(0, elapsed - clock.upstream - clock.encrypt);
+  if (outcome === 'exists') return undefined;
+  return { format, ...tap.result() };
+}
+
+async function timedImage(job: ExportJob, clock: StageClock): Promise<Uint8Array> {
+  const t = performance.now();
+  const image = await job.image();
+  clock.dump += performance.now() - t;
+  return image;
+}
+

@@ -1,0 +1,82 @@
+// The operator's proof that a backup is restorable: decrypt, decompress and
+// load an export into a SQLite file, then check it against its manifest.
+import { writeFile } from 'node:fs/promises';
+import { decryptStream } from './encrypt.ts';
+import { SnapmetaError } from './errors.ts';
+import { digestTap } from './hash.ts';
+import type { Manifest } from './manifest.ts';
+import { StatementSplitter } from './sql-split.ts';
+import { all, loadSqlJs, type Database } from './sqljs.ts';
+import { decompressAll, nextFrame, ZstdFormatError } from './zstd.ts';
+
+export interface RestoreResult {
+  path: string;
+  format: 'sql' | 'sqlite';
+  rows: Record<string, number>;
+  integrity: 'ok';
+}
+
+/** zstd frames out of a byte stream, decompressed one by one. */
+async function* decompressFrames(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let buf: Uint8Array = new Uint8Array(0);
+  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+    buf = buf.byteLength ? Buffer.concat([buf, chunk]) : chunk;
+    let offset = 0;
+    for (let f = nextFrame(buf, offset); f; f = nextFrame(buf, offset)) {
+      if (!f.skippable) yield await decompressAll(buf.subarray(f.start, f.end));
+      offset = f.end;
+    }
+    buf = buf.subarray(offset);
+  }
+  if (buf.byteLength) throw new ZstdFormatError('the zstd stream ends inside a frame');
+}
+
+export async function restoreExport(opts: {
+  manifest: Manifest;
+  db: ReadableStream<Uint8Array>;
+  identities: string[];
+  to: string;
+}): Promise<RestoreResult> {
+  const { manifest } = opts;
+  const tap = digestTap();
+  const SQL = await loadSqlJs();
+  let db: Database | undefined;
+  try {
+    const plain = await decryptStream(opts.db.pipeThrough(tap.stream), opts.identities).catch((err: Error) => {
+      throw new SnapmetaError('BAD_ARGUMENT', `cannot decrypt db.zst.age with the given identity: ${err.message}`);
+    });
+    if (manifest.db.format === 'sqlite') {
+      const parts: Uint8Array[] = [];
+      for await (const part of decompressFrames(plain)) parts.push(part);
+      db = new SQL.Database(Buffer.concat(parts));
+    } else {
+      db = new SQL.Database();
+      const splitter = new StatementSplitter();
+      const decoder = new TextDecoder('utf-8', { fatal: true });
+      for await (const part of decompressFrames(plain)) {
+        const sql = splitter.push(decoder.decode(part, { stream: true }));
+        if (sql) db.exec(sql);
+      }
+      if (splitter.push(decoder.decode()).trim() || splitter.rest().trim()) throw new ZstdFormatError('the dump ends inside a statement');
+    }
+    const digest = tap.result();
+    if (digest.sha256 !== manifest.db.sha256 || digest.size !== manifest.db.size) {
+      throw new SnapmetaError('CORRUPT', `db.zst.age does not match its manifest (sha256 ${digest.sha256}, ${digest.size} bytes; manifest says ${manifest.db.sha256}, ${manifest.db.size} bytes)`);
+    }
+    const integrity = all(db, 'PRAGMA integrity_check').map((r) => String(r[0]));
+    if (integrity.join() !== 'ok') throw new SnapmetaError('CORRUPT', `restored database fails integrity_check: ${integrity.slice(0, 3).join('; ')}`);
+    const rows: Record<string, number> = {};
+    for (const [table, expected] of Object.entries(manifest.rows)) {
+      rows[table] = Number(all(db, `SELECT count(*) FROM "${table.replace(/"/g, '""')}"`)[0][0]);
+      if (rows[table] !== expected) throw new SnapmetaError('CORRUPT', `restored table ${table} has ${rows[table]} rows, the manifest says ${expected}`);
+    }
+    await writeFile(opts.to, db.export(), { flag: 'wx' });
+    return { path: opts.to, format: manifest.db.format, rows, integrity: 'ok' };
+  } catch (err) {
+    if (err instanceof ZstdFormatError) throw new SnapmetaError('CORRUPT', `db.zst.age does not hold a zstd stream: ${err.message}`);
+    if (err instanceof Error && /malformed|not a database/i.test(err.message)) throw new SnapmetaError('CORRUPT', `restored database is damaged: ${err.message}`);
+    throw err;
+  } finally {
+    db?.close();
+  }
+}
