@@ -42,7 +42,8 @@ export async function sqliteBytes(input: Uint8Array, maxBytes = HARD_MAX_INDEX_B
       if (err instanceof DecompressedTooLarge) {
         throw new SnapmetaError('INDEX_TOO_LARGE', `the zstd-compressed index decompresses to more than the limit of ${maxBytes} bytes`);
       }
-      if (err instanceof ZstdFormatError || /zstd|frame|block|checksum|corrupt|invalid/i.test(String(err))) {
+      // The frames parsed, so anything the decoder rejects is damage (allocation failures aside).
+      if (err instanceof ZstdFormatError || !(err instanceof RangeError)) {
         throw new SnapmetaError('CORRUPT', `the zstd-compressed index is damaged: ${(err as Error).message}`);
       }
       throw err;

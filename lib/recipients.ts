@@ -23,7 +23,7 @@ export function parseRecipients(values: string[]): string[] {
     }
   }
   if (found.length === 0) {
-    throw new SnapmetaError('NO_RECIPIENTS', 'no age recipient given: refusing to export (pass --recipient age1… or set SNAPMETA_AGE_RECIPIENTS)');
+    throw new SnapmetaError('NO_RECIPIENTS', 'no age recipient given: refusing to export (give at least one age1… public key)');
   }
   return found;
 }

@@ -18,7 +18,9 @@ interface Codec {
 // bundle, which carries no x64 addon).
 function loadCodec(): Codec {
   try {
-    const addon = require('@mongodb-js/zstd') as {
+    // The package's index.js drops the level argument (1.2.2 always compresses
+    // at 3); its NAPI bindings take it.
+    const addon = require('@mongodb-js/zstd/bindings.js') as {
       compress(b: Buffer, level: number): Promise<Buffer>;
       decompress(b: Buffer): Promise<Buffer>;
     };

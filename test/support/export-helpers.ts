@@ -1,0 +1,61 @@
+// Export through the core API into a temp directory, and open the result with
+// the Debian tools (age, zstd, sqlite3) — the interop path an operator uses.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateIdentity, identityToRecipient } from 'age-encryption';
+import { DirStore } from '../../lib/dir-store.ts';
+import { openExport } from '../../lib/export.ts';
+import { publishExport, sha256Hex, type PublishResult } from '../../lib/publish.ts';
+
+export interface Keys {
+  identity: string;
+  identityFile: string;
+  recipient: string;
+}
+
+export async function makeKeys(dir: string): Promise<Keys> {
+  const identity = await generateIdentity();
+  const identityFile = join(dir, 'key.txt');
+  writeFileSync(identityFile, `${identity}\n`, { mode: 0o600 });
+  return { identity, identityFile, recipient: await identityToRecipient(identity) };
+}
+
+export function tempDir(prefix = 'snapmeta-test-'): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export async function exportTo(out: string, bytes: Uint8Array, snapshotId: string, keys: Keys, format: 'sql' | 'sqlite' = 'sql'): Promise<PublishResult> {
+  const job = await openExport(bytes, { snapshotId });
+  try {
+    return await publishExport(job, new DirStore(out), {
+      recipients: [keys.recipient],
+      format,
+      source: { sha256: sha256Hex(bytes), size: bytes.byteLength },
+    });
+  } finally {
+    job.close();
+  }
+}
+
+/** age -d | zstd -d | sqlite3 (or straight to a file for the binary image). */
+export function debianRestore(exportDir: string, keys: Keys, to: string, format: 'sql' | 'sqlite' = 'sql'): void {
+  const db = join(exportDir, 'db.zst.age');
+  const sh = format === 'sql'
+    ? `age -d -i "$1" "$2" | zstd -dc | sqlite3 -bail "$3"`
+    : `age -d -i "$1" "$2" | zstd -dc > "$3"`;
+  execFileSync('bash', ['-o', 'pipefail', '-c', sh, 'restore', keys.identityFile, db, to], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** The manifest as the Debian zstd tool reads it. */
+export function debianManifest(exportDir: string): Record<string, unknown> {
+  return JSON.parse(execFileSync('zstd', ['-dc', join(exportDir, 'manifest.json.zst')], { encoding: 'utf8' }));
+}
+
+export function writeTemp(dir: string, name: string, bytes: Uint8Array): string {
+  const path = join(dir, name);
+  writeFileSync(path, bytes);
+  return path;
+}
