@@ -33,7 +33,8 @@ export class DirStore implements MetadataStore {
     }
   }
 
-  async putIfAbsent(key: string, body: ReadableStream<Uint8Array> | Uint8Array): Promise<'written' | 'exists'> {
+  /** Content type and user metadata have no place in a plain directory and are not kept. */
+  async putIfAbsent(key: string, body: ReadableStream<Uint8Array> | Uint8Array, _options?: { contentType: string }): Promise<'written' | 'exists'> {
     const final = this.path(key);
     await mkdir(dirname(final), { recursive: true });
     const tmp = `${final}.partial-${process.pid}-${Math.random().toString(36).slice(2)}`;

@@ -28,7 +28,9 @@ export function* dumpSql(db: Database, plan: Plan, onRows?: (p: DumpProgress) =>
     yield encoder.encode(`${table.sql};\n`);
     if (rows === 0) continue;
     const target = bareName(table.name) + (table.hasGenerated ? `(${table.columns.map(ident).join(',')})` : '');
-    const values = table.columns.map((c) => `quote(t.${ident(c)})`).join(`||','||`);
+    // The sqlite3 shell drops a CR at the end of each input line, even inside a
+    // string literal, so CRs are spelled char(13) outside the quotes.
+    const values = table.columns.map((c) => `replace(quote(t.${ident(c)}),char(13),'''||char(13)||''')`).join(`||','||`);
     const line = `'INSERT INTO ' || ${sqlString(target)} || ' VALUES(' || ${values || "''"} || ');'`;
     // Keyset paging over the kept rowids; the next start travels as text so
     // rowids beyond 2^53 stay exact (SQLite converts it back to an integer).
