@@ -1,0 +1,214 @@
+// snapmeta local (`npm start`): the whole pipeline on this machine, as a new
+// user first meets it. Starts the local stack on 127.0.0.1, uploads a demo
+// index as an agent would, shows the export arriving and how to restore it,
+// then keeps serving with a compact live status until Ctrl-C.
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { LOCAL_NAMES, QUEUE } from '../infra/settings.ts';
+import { SnapmetaError } from '../lib/errors.ts';
+import type { Receipt } from '../lib/process-upload.ts';
+import { parseRecipients } from '../lib/recipients.ts';
+import { createS3Client, localConnection } from '../lib/s3-client.ts';
+import { S3MetadataStore } from '../lib/s3-store.ts';
+import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../lib/sample-index.ts';
+import { parseStagingKey, stagingKey } from '../lib/staging-key.ts';
+import { ensureDevIdentity } from '../local/dev-identity.ts';
+import { startLocalStack, type LocalStack, type ReceiptSeen, type StackStatus } from '../local/stack.ts';
+import { StreamLogger } from '../local/stream-logger.ts';
+import { formatBytes } from './report.ts';
+import { uploadIndex } from './upload.ts';
+
+const HELP = `usage: snapmeta local [--port <n>] [--no-demo] [--verbose]
+
+Runs S3 + SQS (fauxqs) on 127.0.0.1, the staging and backup buckets, the queue and
+its DLQ, and the export Lambda's handler behind an SQS poller, as deployed.
+  --port <n>   default: $SNAPMETA_PORT or 4566; 0 picks a free port
+  --no-demo    do not upload the demo index at start
+  --verbose    the handler's JSON logs on stdout (default: .snapmeta/local.log)
+Recipients: $SNAPMETA_AGE_RECIPIENTS, or a development identity kept in
+.snapmeta/dev-identity.txt. Ctrl-C stops everything.`;
+
+const STATE_DIR = '.snapmeta';
+const DEMO_HOST = 'demo';
+const DEMO_INDEX: SampleIndexOptions = { layout: 'v2', hostname: 'demo.example.com', snapshots: 3 };
+const STATUS_INTERVAL_MS = 1000;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string' },
+      'no-demo': { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const port = parsePort(values.port ?? process.env.SNAPMETA_PORT ?? '4566');
+  const state = join(process.cwd(), STATE_DIR);
+  await mkdir(state, { recursive: true, mode: 0o700 });
+
+  const keys = await recipients(state);
+  // EMF metrics are CloudWatch's input, not a person's: off locally unless asked for.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  const logFile = join(state, 'local.log');
+  const logStream = values.verbose ? undefined : createWriteStream(logFile, { flags: 'a' });
+  const logger = logStream ? new StreamLogger((line) => logStream.write(line), { serviceName: 'snapmeta-export' }) : new Logger({ serviceName: 'snapmeta-export' });
+
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack({ port, recipients: keys.recipients, logger });
+  } catch (err) {
+    logStream?.end();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new SnapmetaError('BAD_ARGUMENT', `port ${port} on 127.0.0.1 is in use; stop what holds it or set SNAPMETA_PORT`);
+    }
+    throw err;
+  }
+
+  const status = new StatusLine();
+  const rel = (path: string) => relative(process.cwd(), path) || '.';
+  console.log(`snapmeta local stack: S3 + SQS on ${stack.endpoint} (loopback only)`);
+  console.log(`  staging bucket  s3://${LOCAL_NAMES.stagingBucket}  (agents upload incoming/<host>/<snapshot-id>.db or .db.zst)`);
+  console.log(`  backup bucket   s3://${LOCAL_NAMES.backupBucket}  (metadata/<snapshot-id>/db.zst.age + manifest.json.zst)`);
+  console.log(`  queue           ${LOCAL_NAMES.queue}, DLQ ${LOCAL_NAMES.dlq} after ${QUEUE.maxReceiveCount} receives`);
+  console.log(`  recipients      ${keys.recipients.join(', ')}${keys.identity ? ` (identity ${rel(keys.identity)}${keys.created ? ', just created' : ''})` : ''}`);
+  console.log(`  handler logs    ${logStream ? rel(logFile) : 'stdout'}`);
+  console.log(`upload with:  npx snapmeta upload <index.db> --host <host> --snapshot <id> --endpoint ${stack.endpoint}`);
+  console.log(`         or:  aws --endpoint-url ${stack.endpoint} s3 cp <index.db> s3://${LOCAL_NAMES.stagingBucket}/incoming/<host>/<snapshot-id>.db  (any credentials)`);
+
+  const mirror = join(state, 'backups');
+  // Chosen before the upload, so the demo's receipt is recognised whenever it comes.
+  const demoUploadId = values['no-demo'] ? undefined : randomUUID();
+  let demoDone = false;
+  stack.onReceipt((seen) => {
+    void showReceipt(stack, seen, mirror, keys.identity, rel).then(
+      (lines) => {
+        if (demoUploadId && seen.receipt.source.upload_id === demoUploadId) {
+          demoDone = true;
+          lines.push(`demo: ${seen.receipt.status} snapshot ${seen.receipt.snapshot_id} from s3://${seen.receipt.source.bucket}/${seen.receipt.source.key}`);
+        }
+        status.print(lines);
+      },
+      (err) => status.print([`could not read the export for ${seen.key}: ${(err as Error).message}`]),
+    );
+  });
+  const timer = setInterval(() => void stack.status().then((s) => status.update(formatStatus(s)), () => undefined), STATUS_INTERVAL_MS);
+
+  let demoTimer: NodeJS.Timeout | undefined;
+  if (demoUploadId) {
+    uploadDemo(stack.endpoint, state, demoUploadId).then(
+      () => {
+        demoTimer = setTimeout(() => demoDone || status.print(['demo: no receipt within a minute (see the handler logs)']), 60_000);
+      },
+      (err) => status.print([`demo upload failed: ${(err as Error).message}`]),
+    );
+  }
+
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  clearInterval(timer);
+  clearTimeout(demoTimer);
+  status.print(['stopping…']);
+  await stack.stop();
+  logStream?.end();
+  console.log('stopped; port freed');
+  return 0;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SnapmetaError('BAD_ARGUMENT', `port must be 0..65535 (0: any free port), not ${JSON.stringify(value)}`);
+  return port;
+}
+
+async function recipients(state: string): Promise<{ recipients: string[]; identity?: string; created?: boolean }> {
+  const fromEnv = process.env.SNAPMETA_AGE_RECIPIENTS;
+  if (fromEnv) return { recipients: parseRecipients([fromEnv]) };
+  const dev = await ensureDevIdentity(join(state, 'dev-identity.txt'));
+  return { recipients: [dev.recipient], identity: dev.path, created: dev.created };
+}
+
+/** The demo: a small index of host demo.example.com, uploaded as its agent would. */
+async function uploadDemo(endpoint: string, state: string, uploadId: string): Promise<void> {
+  const snapshotId = sampleSnapshotIds(DEMO_INDEX).at(-1)!;
+  const file = join(state, 'demo', 'index.db');
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, await sampleIndex(DEMO_INDEX));
+  const s3 = createS3Client(localConnection(endpoint));
+  try {
+    const staged = parseStagingKey(stagingKey(DEMO_HOST, snapshotId, false))!;
+    await uploadIndex(s3, { file, bucket: LOCAL_NAMES.stagingBucket, staged, uploadId });
+  } finally {
+    s3.destroy();
+  }
+}
+
+/**
+ * A receipt as lines to print. A published export is also copied to
+ * .snapmeta/backups/, where `snapmeta restore` reads it.
+ */
+async function showReceipt(stack: LocalStack, { key, receipt }: ReceiptSeen, mirror: string, identity: string | undefined, rel: (p: string) => string): Promise<string[]> {
+  const time = new Date().toTimeString().slice(0, 8);
+  if (receipt.status === 'rejected') return [`[${time}] rejected  ${receipt.error?.code}: ${receipt.error?.message}  (${key})`];
+  const outputs = receipt.outputs!;
+  const dir = join(mirror, dirname(outputs.manifest.key));
+  await mkdir(dir, { recursive: true });
+  const backup = new S3MetadataStore(stack.s3, outputs.bucket);
+  for (const output of [outputs.db.key, outputs.manifest.key]) {
+    const bytes = await backup.get(output);
+    if (!bytes) throw new Error(`${output} is missing from s3://${outputs.bucket}`);
+    await writeFile(join(mirror, output), bytes);
+  }
+  const rows = Object.values(receipt.rows ?? {}).reduce((a, b) => a + b, 0);
+  return [
+    `[${time}] ${receipt.status} ${receipt.snapshot_id}: ${rows} rows, ${receipt.blob_count} blobs, db ${formatBytes(outputs.db.size)}  (${key})`,
+    `           restore: npx snapmeta restore ${rel(dir)} --identity ${identity ? rel(identity) : '<your age identity>'} --to restored.db`,
+  ];
+}
+
+function formatStatus(s: StackStatus): string {
+  const rejected = Object.entries(s.rejected).map(([code, n]) => `${code} ${n}`).join(', ');
+  return [
+    `queue ${s.queueDepth}${s.inFlight ? ` (+${s.inFlight} in flight)` : ''}`,
+    `dlq ${s.dlqDepth}`,
+    `exported ${s.published}`,
+    `duplicates ${s.duplicates}`,
+    `rejected ${rejected || 0}`,
+    `retries ${s.failedInvocations}`,
+  ].join(' · ');
+}
+
+/** One status line, redrawn in place on a terminal; elsewhere printed when it changes. */
+class StatusLine {
+  private current = '';
+  private readonly tty = Boolean(process.stdout.isTTY);
+
+  update(line: string): void {
+    if (line === this.current) return;
+    this.current = line;
+    if (this.tty) process.stdout.write(`\r\x1b[K${line}`);
+    else console.log(`status: ${line}`);
+  }
+
+  /** Lines above the status line. */
+  print(lines: string[]): void {
+    if (this.tty) process.stdout.write('\r\x1b[K');
+    for (const line of lines) console.log(line);
+    if (this.tty && this.current) process.stdout.write(this.current);
+  }
+}

@@ -1,0 +1,70 @@
+// The export function's configuration, from its environment. Anything wrong
+// here stops the function at start-up (the init fails), before any message is
+// taken and lost to a misconfiguration.
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
+import { HARD_MAX_INDEX_BYTES } from '../lib/input.ts';
+import type { ProcessUploadConfig } from '../lib/process-upload.ts';
+import { parseRecipients } from '../lib/recipients.ts';
+import { connectionFromEnv, createSsmClient } from '../lib/s3-client.ts';
+
+export interface ExportConfig extends ProcessUploadConfig {
+  /** When set, events from any other bucket are ignored. */
+  stagingBucket?: string;
+}
+
+export type ParameterReader = (name: string) => Promise<string>;
+
+/**
+ * Recipients come from SNAPMETA_AGE_RECIPIENTS, or else from the SSM String
+ * parameter named by SNAPMETA_RECIPIENTS_PARAMETER (how the CDK stack deploys
+ * without recipients in its template). Without one valid recipient: NO_RECIPIENTS.
+ */
+export async function loadExportConfig(env: NodeJS.ProcessEnv = process.env, readParameter: ParameterReader = ssmParameter(env)): Promise<ExportConfig> {
+  const backupBucket = env.SNAPMETA_BACKUP_BUCKET;
+  if (!backupBucket) throw new Error('SNAPMETA_BACKUP_BUCKET is not set: the export function needs the bucket to publish into');
+  const parameter = env.SNAPMETA_AGE_RECIPIENTS ? undefined : env.SNAPMETA_RECIPIENTS_PARAMETER;
+  return {
+    recipients: parseRecipients([parameter ? await readParameter(parameter) : (env.SNAPMETA_AGE_RECIPIENTS ?? '')]),
+    backupBucket,
+    backupPrefix: normalisePrefix(env.SNAPMETA_BACKUP_PREFIX ?? ''),
+    deleteStaged: parseBoolean('SNAPMETA_DELETE_STAGED', env.SNAPMETA_DELETE_STAGED, true),
+    maxIndexBytes: parseSize('SNAPMETA_MAX_INDEX_BYTES', env.SNAPMETA_MAX_INDEX_BYTES),
+    stagingBucket: env.SNAPMETA_STAGING_BUCKET || undefined,
+  };
+}
+
+function ssmParameter(env: NodeJS.ProcessEnv): ParameterReader {
+  return async (name) => {
+    const ssm = createSsmClient(connectionFromEnv('SSM', env));
+    try {
+      const out = await ssm.send(new GetParameterCommand({ Name: name }));
+      return out.Parameter?.Value ?? '';
+    } finally {
+      ssm.destroy();
+    }
+  };
+}
+
+/** 'backups' and 'backups/' both mean keys under backups/; '' means the bucket root. */
+function normalisePrefix(prefix: string): string {
+  if (prefix.startsWith('/') || prefix.split('/').includes('..')) {
+    throw new Error(`SNAPMETA_BACKUP_PREFIX ${JSON.stringify(prefix)} must be relative: no leading "/" and no ".."`);
+  }
+  return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
+
+function parseBoolean(name: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined || value === '') return fallback;
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new Error(`${name} must be true or false, not ${JSON.stringify(value)}`);
+}
+
+function parseSize(name: string, value: string | undefined): number {
+  if (value === undefined || value === '') return HARD_MAX_INDEX_BYTES;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0 || n > HARD_MAX_INDEX_BYTES) {
+    throw new Error(`${name} must be a whole number of bytes in 1..${HARD_MAX_INDEX_BYTES}, not ${JSON.stringify(value)}`);
+  }
+  return n;
+}

@@ -1,0 +1,136 @@
+// The export Lambda's handler, built from its dependencies so the local stack
+// and the tests run the very same middy chain as AWS. Thin: the work is
+// lib/process-upload.ts; here are SQS batching, the deadline, logs and metrics.
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { S3Client } from '@aws-sdk/client-s3';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { METRICS } from '../infra/settings.ts';
+import { processUpload, type StagedObjectRef, type UploadOutcome } from '../lib/process-upload.ts';
+import type { ExportConfig } from './config.ts';
+import { objectsCreated } from './s3-notification.ts';
+
+export interface ExportHandlerDeps {
+  config: ExportConfig;
+  s3: S3Client;
+  logger?: Logger;
+  metrics?: Metrics;
+  /**
+   * How long before the Lambda deadline work stops, so the record fails
+   * cleanly (and is retried) instead of the runtime killing it mid-write.
+   */
+  deadlineMarginMs?: number;
+}
+
+export type ExportHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+const DEFAULT_DEADLINE_MARGIN_MS = 10_000;
+const RECORD_KEYS = ['key', 'host', 'snapshotId'];
+
+export function createExportHandler(deps: ExportHandlerDeps): ExportHandler {
+  const { config, s3 } = deps;
+  const logger = deps.logger ?? new Logger({ serviceName: METRICS.service });
+  const metrics = deps.metrics ?? new Metrics({ namespace: METRICS.namespace, serviceName: METRICS.service });
+  const marginMs = deps.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
+  const processor = new BatchProcessor(EventType.SQS);
+
+  async function exportObject(ref: StagedObjectRef, context: Context): Promise<void> {
+    if (config.stagingBucket && ref.bucket !== config.stagingBucket) {
+      logger.warn('event from another bucket ignored', { bucket: ref.bucket, stagingBucket: config.stagingBucket });
+      return;
+    }
+    const budgetMs = context.getRemainingTimeInMillis() - marginMs;
+    if (budgetMs <= 0) throw new Error('too close to the Lambda deadline to start an export; the message will be retried');
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new Error(`export stopped ${marginMs} ms before the Lambda deadline; the message will be retried`)),
+      budgetMs,
+    );
+    try {
+      report(await processUpload(ref, { s3, config, signal: deadline.signal, log: logger }));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function report(outcome: UploadOutcome): void {
+    switch (outcome.status) {
+      case 'ignored':
+        logger.info('not a staged upload (outside incoming/): ignored');
+        return;
+      case 'gone':
+        logger.info('staged upload no longer exists (already exported, or removed): nothing to do');
+        return;
+      case 'rejected': {
+        const { code, message } = outcome.error;
+        logger.warn('upload rejected', { code, error: message, receipt: outcome.receiptKey });
+        const single = metrics.singleMetric();
+        single.addDimension('code', code);
+        single.addMetric('ExportRejected', MetricUnit.Count, 1);
+        return;
+      }
+      case 'duplicate':
+        logger.info('already published from the same upload: nothing written', { receipt: outcome.receiptKey });
+        metrics.addMetric('DuplicateSkipped', MetricUnit.Count, 1);
+        return;
+      case 'published': {
+        const { result } = outcome;
+        const rowsKept = Object.values(result.rows).reduce((a, b) => a + b, 0);
+        logger.info('export published', {
+          receipt: outcome.receiptKey,
+          dbKey: result.dbKey,
+          rowsKept,
+          bytesIn: result.bytesIn,
+          bytesOut: result.bytesOut,
+          timingsMs: outcome.receipt.timings_ms,
+        });
+        metrics.addMetric('ExportSucceeded', MetricUnit.Count, 1);
+        metrics.addMetric('InputBytes', MetricUnit.Bytes, result.bytesIn);
+        metrics.addMetric('OutputBytes', MetricUnit.Bytes, result.bytesOut);
+        metrics.addMetric('RowsKept', MetricUnit.Count, rowsKept);
+        metrics.addMetric('ExportDurationMs', MetricUnit.Milliseconds, outcome.durationMs);
+        for (const [stage, ms] of Object.entries(outcome.receipt.timings_ms)) {
+          const single = metrics.singleMetric();
+          single.addDimension('stage', stage);
+          single.addMetric('StageDurationMs', MetricUnit.Milliseconds, ms);
+        }
+      }
+    }
+  }
+
+  // Records one at a time: each holds a whole index database in memory.
+  async function recordHandler(record: SQSRecord, context: Context): Promise<void> {
+    try {
+      for (const ref of objectsCreated(record.body)) await exportObject(ref, context);
+    } catch (err) {
+      // Transient (S3, throttling, the deadline) or not an S3 event at all:
+      // fail the record so SQS retries it, and after the redrive limit parks it in the DLQ.
+      logger.error('export failed; the message will be retried', { messageId: record.messageId, error: err as Error });
+      metrics.addMetric('ExportFailed', MetricUnit.Count, 1);
+      throw err;
+    } finally {
+      logger.removeKeys(RECORD_KEYS);
+    }
+  }
+
+  async function lambdaHandler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+    try {
+      return await processPartialResponse(event, (record: SQSRecord) => recordHandler(record, context), processor, {
+        context,
+        processInParallel: false,
+        // Report every failed record as a batch item failure, even all of them:
+        // the outcome for SQS is the same, without an invocation error per poison upload.
+        throwOnFullBatchFailure: false,
+      });
+    } finally {
+      // Flushed by hand rather than by logMetrics(): a batch of only test
+      // events or rejections (single metrics, already out) has nothing to add.
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+    }
+  }
+
+  return middy(lambdaHandler).use(injectLambdaContext(logger, { resetKeys: true })) as unknown as ExportHandler;
+}

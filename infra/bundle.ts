@@ -1,0 +1,106 @@
+// Builds the export Lambda's code directory with the local esbuild (no Docker,
+// no network). The stack's asset and the tests both use this one function, so
+// what the tests load is what gets deployed.
+import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildSync } from 'esbuild';
+import type { Architecture } from './settings.ts';
+
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const ENTRY = join(PROJECT_ROOT, 'functions', 'export.ts');
+/** ESM by its extension: Lambda's Node runtime loads index.mjs as a module. */
+export const BUNDLE_FILE = 'index.mjs';
+export const HANDLER = 'index.handler';
+/** lib/sqljs.ts looks for the WASM beside the running module first. */
+export const WASM_FILE = 'sql-wasm.wasm';
+
+// @mongodb-js/zstd loads its binary from one npm package per platform; npm
+// installs only the build machine's. Lambda runs glibc Linux.
+const ZSTD_ADDON = '@mongodb-js/zstd';
+const ZSTD_PLATFORM_PACKAGE: Record<Architecture, string> = {
+  arm64: '@mongodb-js/zstd-linux-arm64-gnu',
+  x86_64: '@mongodb-js/zstd-linux-x64-gnu',
+};
+
+// CommonJS inside an ESM bundle still calls require() and reads __dirname
+// (sql.js does); give them module-relative values. The dirname/filename go
+// through `define` under names no bundled module can declare.
+const BANNER = [
+  "import { createRequire as __snapmetaCreateRequire } from 'node:module';",
+  "import { dirname as __snapmetaDirnameOf } from 'node:path';",
+  "import { fileURLToPath as __snapmetaFileURLToPath } from 'node:url';",
+  'const require = __snapmetaCreateRequire(import.meta.url);',
+  'const __snapmetaFilename = __snapmetaFileURLToPath(import.meta.url);',
+  'const __snapmetaDirname = __snapmetaDirnameOf(__snapmetaFilename);',
+].join('\n');
+
+export interface BundleOptions {
+  architecture: Architecture;
+  outDir: string;
+  entry?: string;
+}
+
+export interface BundleResult {
+  bundleFile: string;
+  wasmFile: string;
+  /**
+   * The zstd platform package copied into the bundle's node_modules, or
+   * undefined when it is not installed here: the function then uses Node's
+   * built-in zstd (zlib.zstdCompress, Node >= 22.15, which nodejs22.x has).
+   */
+  zstdPlatformPackage: string | undefined;
+}
+
+export function bundleFunction({ architecture, outDir, entry = ENTRY }: BundleOptions): BundleResult {
+  mkdirSync(outDir, { recursive: true });
+  const bundleFile = join(outDir, BUNDLE_FILE);
+  buildSync({
+    entryPoints: [entry],
+    outfile: bundleFile,
+    absWorkingDir: PROJECT_ROOT,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    // The bundle must also run on this machine's Node 20 (tests, local stack).
+    target: 'node20',
+    mainFields: ['module', 'main'],
+    // Resolved at run time from the bundle's own node_modules (copied below).
+    external: [ZSTD_ADDON],
+    banner: { js: BANNER },
+    define: {
+      __dirname: '__snapmetaDirname',
+      __filename: '__snapmetaFilename',
+      SNAPMETA_VERSION: JSON.stringify(packageVersion()),
+    },
+    minify: true,
+    sourcemap: true,
+    sourcesContent: false,
+    legalComments: 'none',
+    logLevel: 'error',
+  });
+
+  const wasmFile = join(outDir, WASM_FILE);
+  cpSync(join(packageDir('sql.js')!, 'dist', WASM_FILE), wasmFile);
+
+  const platformPackage = ZSTD_PLATFORM_PACKAGE[architecture];
+  const installed = packageDir(platformPackage);
+  if (installed) {
+    copyPackage(ZSTD_ADDON, outDir);
+    copyPackage(platformPackage, outDir);
+  }
+  return { bundleFile, wasmFile, zstdPlatformPackage: installed ? platformPackage : undefined };
+}
+
+function packageDir(name: string): string | undefined {
+  const dir = join(PROJECT_ROOT, 'node_modules', name);
+  return existsSync(join(dir, 'package.json')) ? dir : undefined;
+}
+
+function copyPackage(name: string, outDir: string): void {
+  cpSync(packageDir(name)!, join(outDir, 'node_modules', name), { recursive: true });
+}
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}

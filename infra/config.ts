@@ -1,0 +1,145 @@
+// Deploy-time choices (stack props or `-c key=value` context), checked at synth
+// so a bad value fails `cdk synth` instead of a deployed function.
+import type { Node } from 'constructs';
+import { HARD_MAX_INDEX_BYTES } from '../lib/input.ts';
+import { parseRecipients } from '../lib/recipients.ts';
+import {
+  type Architecture,
+  DEFAULT_FUNCTION,
+  DEFAULT_RECIPIENTS_PARAMETER,
+  QUEUE,
+  STAGING,
+} from './settings.ts';
+
+export interface SnapmetaConfig {
+  /** age X25519 recipients (age1…); without them the function reads `recipientsParameter`. */
+  recipients?: string[];
+  /** SSM String parameter holding comma-separated recipients, read at cold start. */
+  recipientsParameter?: string;
+  /** Import this existing bucket instead of creating the backup bucket. */
+  backupBucketName?: string;
+  /** Key prefix in the backup bucket, '' or ending in '/'. */
+  backupPrefix?: string;
+  architecture?: Architecture;
+  memoryMb?: number;
+  timeoutSeconds?: number;
+  ephemeralStorageMb?: number;
+  maxConcurrency?: number;
+  maxIndexBytes?: number;
+  deleteStaged?: boolean;
+  /** Days before staged uploads and receipts expire; must exceed the DLQ retention. */
+  stagingExpirationDays?: number;
+  /** Email addresses subscribed to the alarm topic. */
+  alarmEmails?: string[];
+}
+
+export interface ResolvedConfig {
+  recipients: { values: string[] } | { parameter: string };
+  backupBucketName: string | undefined;
+  backupPrefix: string;
+  architecture: Architecture;
+  memoryMb: number;
+  timeoutSeconds: number;
+  ephemeralStorageMb: number;
+  maxConcurrency: number;
+  maxIndexBytes: number;
+  deleteStaged: boolean;
+  stagingExpirationDays: number;
+  alarmEmails: string[];
+}
+
+export function resolveConfig(config: SnapmetaConfig): ResolvedConfig {
+  return {
+    recipients: resolveRecipients(config),
+    backupBucketName: config.backupBucketName === undefined ? undefined : checkBucketName(config.backupBucketName),
+    backupPrefix: checkPrefix(config.backupPrefix ?? ''),
+    architecture: checkArchitecture(config.architecture ?? DEFAULT_FUNCTION.architecture),
+    memoryMb: checkInt('memoryMb', config.memoryMb ?? DEFAULT_FUNCTION.memoryMb, 128, 10240),
+    // Lambda's ceiling, which also keeps 6× inside SQS's 12-hour visibility limit.
+    timeoutSeconds: checkInt('timeoutSeconds', config.timeoutSeconds ?? DEFAULT_FUNCTION.timeoutSeconds, 1, 900),
+    ephemeralStorageMb: checkInt('ephemeralStorageMb', config.ephemeralStorageMb ?? DEFAULT_FUNCTION.ephemeralStorageMb, 512, 10240),
+    // The SQS event source's own bounds.
+    maxConcurrency: checkInt('maxConcurrency', config.maxConcurrency ?? DEFAULT_FUNCTION.maxConcurrency, 2, 1000),
+    maxIndexBytes: checkInt('maxIndexBytes', config.maxIndexBytes ?? DEFAULT_FUNCTION.maxIndexBytes, 1, HARD_MAX_INDEX_BYTES),
+    deleteStaged: config.deleteStaged ?? DEFAULT_FUNCTION.deleteStaged,
+    stagingExpirationDays: checkInt(
+      'stagingExpirationDays',
+      config.stagingExpirationDays ?? STAGING.expirationDays,
+      QUEUE.dlqRetentionDays + 1,
+      36500,
+    ),
+    alarmEmails: config.alarmEmails ?? [],
+  };
+}
+
+function resolveRecipients(config: SnapmetaConfig): ResolvedConfig['recipients'] {
+  if (config.recipients !== undefined && config.recipientsParameter !== undefined) {
+    throw new Error('give either recipients or recipientsParameter, not both');
+  }
+  if (config.recipients !== undefined) return { values: parseRecipients(config.recipients) };
+  const parameter = config.recipientsParameter ?? DEFAULT_RECIPIENTS_PARAMETER;
+  if (!/^\/?[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(parameter)) {
+    throw new Error(`recipientsParameter ${JSON.stringify(parameter)} is not an SSM parameter name`);
+  }
+  return { parameter };
+}
+
+function checkBucketName(name: string): string {
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name)) throw new Error(`backupBucket ${JSON.stringify(name)} is not an S3 bucket name`);
+  return name;
+}
+
+function checkPrefix(prefix: string): string {
+  if (prefix !== '' && !/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/$/.test(prefix)) {
+    throw new Error(`backupPrefix ${JSON.stringify(prefix)} must be empty or path segments ending in '/', e.g. "site-a/"`);
+  }
+  return prefix;
+}
+
+function checkArchitecture(value: string): Architecture {
+  if (value !== 'arm64' && value !== 'x86_64') throw new Error(`architecture must be arm64 or x86_64, not ${JSON.stringify(value)}`);
+  return value;
+}
+
+function checkInt(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}, not ${value}`);
+  }
+  return value;
+}
+
+/** The same choices from `-c key=value` (strings) or cdk.json context (any JSON). */
+export function configFromContext(node: Node): SnapmetaConfig {
+  const get = (key: string): unknown => node.tryGetContext(key);
+  const list = (key: string) => {
+    const v = get(key);
+    return v === undefined ? undefined : Array.isArray(v) ? v.map(String) : String(v).split(',').map((s) => s.trim()).filter(Boolean);
+  };
+  const str = (key: string) => (get(key) === undefined ? undefined : String(get(key)));
+  const num = (key: string) => {
+    const v = get(key);
+    return v === undefined ? undefined : Number(v);
+  };
+  const bool = (key: string) => {
+    const v = str(key);
+    if (v === undefined) return undefined;
+    if (v !== 'true' && v !== 'false') throw new Error(`${key} must be true or false, not ${JSON.stringify(v)}`);
+    return v === 'true';
+  };
+  return {
+    // Kept whole: parseRecipients splits on commas itself and rejects an empty list.
+    recipients: get('recipients') === undefined ? undefined : [String(get('recipients'))],
+    recipientsParameter: str('recipientsParameter'),
+    backupBucketName: str('backupBucket'),
+    backupPrefix: str('backupPrefix'),
+    architecture: str('architecture') as Architecture | undefined,
+    memoryMb: num('memoryMb'),
+    timeoutSeconds: num('timeoutSeconds'),
+    ephemeralStorageMb: num('ephemeralStorageMb'),
+    maxConcurrency: num('maxConcurrency'),
+    maxIndexBytes: num('maxIndexBytes'),
+    deleteStaged: bool('deleteStaged'),
+    stagingExpirationDays: num('stagingExpirationDays'),
+    alarmEmails: list('alarmEmails'),
+  };
+}

@@ -1,0 +1,195 @@
+// Upload → S3 notification → queue (+ DLQ) → export function, with the
+// function's permissions spelled out one statement per promise.
+import { dirname } from 'node:path';
+import { Arn, ArnFormat, AssetHashType, Aws, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { bundleFunction, ENTRY, HANDLER } from './bundle.ts';
+import type { ResolvedConfig } from './config.ts';
+import { acknowledgeWildcardResources } from './nag.ts';
+import { LOG_RETENTION_DAYS, METRICS, NOTIFICATION_FILTER, QUEUE, STAGING, visibilityTimeoutSeconds } from './settings.ts';
+import { requireIfNoneMatch, type Storage } from './storage.ts';
+
+export class ExportPipeline extends Construct {
+  readonly queue: sqs.Queue;
+  readonly dlq: sqs.Queue;
+  readonly function: NodejsFunction;
+
+  constructor(scope: Construct, id: string, storage: Storage, config: ResolvedConfig) {
+    super(scope, id);
+    const { stagingBucket, backupBucket, metadataPrefix } = storage;
+
+    this.dlq = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(QUEUE.dlqRetentionDays),
+    });
+    this.queue = new sqs.Queue(this, 'Queue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(QUEUE.retentionDays),
+      visibilityTimeout: Duration.seconds(visibilityTimeoutSeconds(config.timeoutSeconds)),
+      deadLetterQueue: { queue: this.dlq, maxReceiveCount: QUEUE.maxReceiveCount },
+    });
+    for (const suffix of NOTIFICATION_FILTER.suffixes) {
+      stagingBucket.addEventNotification(s3.EventType.OBJECT_CREATED, new SqsDestination(this.queue), {
+        prefix: NOTIFICATION_FILTER.prefix,
+        suffix,
+      });
+    }
+
+    // Our own role and log group: the managed AWSLambdaBasicExecutionRole
+    // would let the function write to any log group.
+    const logGroup = new logs.LogGroup(this, 'Logs', { retention: LOG_RETENTION_DAYS as logs.RetentionDays });
+    const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    for (const statement of exportStatements(storage, logGroup, config)) role.addToPolicy(statement);
+
+    const { architecture } = config;
+    this.function = new NodejsFunction(this, 'Function', {
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
+      handler: HANDLER,
+      // bundleFunction, not NodejsFunction's own esbuild run: it also places the
+      // WASM and the zstd addon, and the tests load exactly what it builds.
+      code: lambda.Code.fromAsset(dirname(ENTRY), {
+        // Hash what is deployed, not the source directory.
+        assetHashType: AssetHashType.OUTPUT,
+        bundling: {
+          image: lambda.Runtime.NODEJS_22_X.bundlingImage,
+          // Unused by local bundling, but part of CDK's bundling cache key:
+          // without it two stacks differing only in architecture share a bundle.
+          environment: { SNAPMETA_ARCHITECTURE: architecture },
+          local: {
+            tryBundle(outDir: string) {
+              bundleFunction({ architecture, outDir });
+              return true;
+            },
+          },
+        },
+      }),
+      role,
+      logGroup,
+      memorySize: config.memoryMb,
+      timeout: Duration.seconds(config.timeoutSeconds),
+      ephemeralStorageSize: Size.mebibytes(config.ephemeralStorageMb),
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: METRICS.service,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
+        SNAPMETA_BACKUP_BUCKET: backupBucket.bucketName,
+        SNAPMETA_BACKUP_PREFIX: config.backupPrefix,
+        SNAPMETA_STAGING_BUCKET: stagingBucket.bucketName,
+        SNAPMETA_DELETE_STAGED: String(config.deleteStaged),
+        SNAPMETA_MAX_INDEX_BYTES: String(config.maxIndexBytes),
+        ...('values' in config.recipients
+          ? { SNAPMETA_AGE_RECIPIENTS: config.recipients.values.join(',') }
+          : { SNAPMETA_RECIPIENTS_PARAMETER: config.recipients.parameter }),
+      },
+    });
+    this.function.addEventSource(
+      new SqsEventSource(this.queue, {
+        batchSize: QUEUE.batchSize,
+        reportBatchItemFailures: true,
+        maxConcurrency: config.maxConcurrency,
+      }),
+    );
+
+    acknowledgeWildcardResources(
+      role,
+      [...STAGED_OBJECTS, ...RECEIPT_OBJECTS].map((p) => stagingBucket.arnForObjects(p)),
+      'Staged uploads and receipts are named by host and snapshot, unknown at deploy time: the key prefix is the narrowest scope.',
+    );
+    acknowledgeWildcardResources(
+      role,
+      [backupBucket.arnForObjects(`${metadataPrefix}*`)],
+      'Every snapshot publishes new keys under the metadata prefix: the prefix is the narrowest scope (writes are create-only, see RequireIfNoneMatchOnMetadata).',
+    );
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'nodejs22.x is the runtime this project targets and tests; moving to a newer one is a deliberate, tested change.',
+    });
+    // CDK's singleton that configures bucket notifications at deploy time.
+    const notificationsHandler = Stack.of(this).node.children.find((c) => c.node.id.startsWith('BucketNotificationsHandler'));
+    if (notificationsHandler) {
+      Validations.of(notificationsHandler).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: "CDK's own deploy-time handler that sets the staging bucket's notifications; it runs only during deployments and CDK owns its role.",
+      });
+    }
+  }
+}
+
+const STAGED_OBJECTS = [`${NOTIFICATION_FILTER.prefix}*`];
+const RECEIPT_OBJECTS = STAGING.receiptPrefixes.map((p) => `${p}*`);
+
+/**
+ * Exactly what the export needs: read and delete staged uploads; write
+ * receipts; read and create (never overwrite or delete) published metadata.
+ */
+function exportStatements(storage: Storage, logGroup: logs.ILogGroup, config: ResolvedConfig): iam.PolicyStatement[] {
+  const { stagingBucket, backupBucket, metadataPrefix } = storage;
+  const metadataObjects = backupBucket.arnForObjects(`${metadataPrefix}*`);
+  const statements = [
+    new iam.PolicyStatement({
+      sid: 'ReadAndDeleteStagedUploads',
+      // The handler reads and deletes the exact version its event names.
+      actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:DeleteObject', 's3:DeleteObjectVersion'],
+      resources: STAGED_OBJECTS.map((p) => stagingBucket.arnForObjects(p)),
+    }),
+    new iam.PolicyStatement({
+      sid: 'WriteReceipts',
+      actions: ['s3:PutObject'],
+      resources: RECEIPT_OBJECTS.map((p) => stagingBucket.arnForObjects(p)),
+    }),
+    new iam.PolicyStatement({
+      sid: 'ReadAndCreateMetadata',
+      actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
+      resources: [metadataObjects],
+    }),
+    new iam.PolicyStatement({
+      // So a missing object answers 404, not 403: the handler looks for an
+      // existing manifest before publishing, and for an upload already gone.
+      // Not narrowed by s3:prefix, which a GET or HEAD does not carry.
+      sid: 'ListBuckets',
+      actions: ['s3:ListBucket'],
+      resources: [stagingBucket.bucketArn, backupBucket.bucketArn],
+    }),
+    // Also on the role, so the rule holds for an imported bucket whose policy we cannot change.
+    requireIfNoneMatch(metadataObjects),
+    new iam.PolicyStatement({
+      sid: 'WriteLogs',
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [logGroup.logGroupArn],
+    }),
+  ];
+  if ('parameter' in config.recipients) {
+    statements.push(
+      new iam.PolicyStatement({
+        sid: 'ReadRecipientsParameter',
+        actions: ['ssm:GetParameter'],
+        resources: [parameterArn(config.recipients.parameter)],
+      }),
+    );
+  }
+  return statements;
+}
+
+function parameterArn(name: string): string {
+  return Arn.format({
+    partition: Aws.PARTITION,
+    service: 'ssm',
+    region: Aws.REGION,
+    account: Aws.ACCOUNT_ID,
+    resource: 'parameter',
+    resourceName: name.replace(/^\//, ''),
+    arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+  });
+}
+

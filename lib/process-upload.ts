@@ -1,0 +1,262 @@
+// One staged upload, start to finish, with no Lambda in sight: the handler and
+// the local stack's emulator both run exactly this. A SnapmetaError anywhere is
+// the upload's fault: it gets a rejection receipt and is kept for inspection.
+// Any other error is transient and propagates, so the message is retried.
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type HeadObjectCommandOutput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { SnapmetaError, isSnapmetaError, type ErrorCode } from './errors.ts';
+import { openExport } from './export.ts';
+import { sha256Hex } from './hash.ts';
+import { publishExport, type PublishResult } from './publish.ts';
+import { S3MetadataStore, isConditionFailed, isNotFound } from './s3-store.ts';
+import { decodeEventKey, parseStagingKey, receiptKey, type StagingKey } from './staging-key.ts';
+import type { MetadataStore } from './store.ts';
+import { GENERATOR } from './version.ts';
+
+export interface ProcessUploadConfig {
+  backupBucket: string;
+  /** '' or ending in '/'. */
+  backupPrefix: string;
+  recipients: string[];
+  deleteStaged: boolean;
+  maxIndexBytes: number;
+}
+
+/** An object as an S3 event notification names it. */
+export interface StagedObjectRef {
+  bucket: string;
+  /** URL-encoded, '+' for a space, exactly as in the event. */
+  encodedKey: string;
+  versionId?: string;
+}
+
+/** What processUpload needs to log; Powertools' Logger fits. */
+export interface UploadLog {
+  appendKeys(keys: Record<string, unknown>): void;
+  info(message: string): void;
+}
+
+export interface ProcessUploadDeps {
+  s3: S3Client;
+  config: ProcessUploadConfig;
+  /** Aborts all work (e.g. before the Lambda deadline); the error is then transient. */
+  signal?: AbortSignal;
+  log?: UploadLog;
+}
+
+/** Agents tag an upload with this user metadata to find its receipt. */
+export const UPLOAD_ID_METADATA = 'snapmeta-upload-id';
+
+export interface Receipt {
+  receipt_version: 1;
+  status: 'published' | 'duplicate' | 'rejected';
+  error?: { code: ErrorCode; message: string };
+  host?: string;
+  snapshot_id?: string;
+  source: {
+    bucket: string;
+    key: string;
+    size?: number;
+    etag?: string;
+    version_id?: string;
+    last_modified?: string;
+    upload_id?: string;
+    sha256?: string;
+  };
+  outputs?: {
+    bucket: string;
+    db: { key: string; format: 'sql' | 'sqlite'; size: number; sha256: string };
+    manifest: { key: string; size: number };
+  };
+  layout?: string;
+  rows?: Record<string, number>;
+  blob_count?: number;
+  skipped_tables?: string[];
+  warnings?: string[];
+  bytes_in?: number;
+  bytes_out?: number;
+  /** Milliseconds per stage: download, load, prune, dump, compress, encrypt, write. */
+  timings_ms: Record<string, number>;
+  processed_at: string;
+  generator: string;
+}
+
+/** A receipt from the staging bucket, or undefined while there is none. */
+export async function readReceipt(staging: MetadataStore, key: string): Promise<Receipt | undefined> {
+  const bytes = await staging.get(key);
+  return bytes && (JSON.parse(Buffer.from(bytes).toString('utf8')) as Receipt);
+}
+
+export type UploadOutcome =
+  /** Not a staged upload (outside incoming/): nothing to do. */
+  | { status: 'ignored'; key: string }
+  /** The object is gone (processed and deleted by an earlier delivery, or removed): nothing to do. */
+  | { status: 'gone'; key: string }
+  | { status: 'published' | 'duplicate'; receiptKey: string; receipt: Receipt; result: PublishResult; durationMs: number }
+  | { status: 'rejected'; receiptKey: string; receipt: Receipt; error: SnapmetaError; durationMs: number };
+
+export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDeps): Promise<UploadOutcome> {
+  const { s3, config, signal, log } = deps;
+  const started = performance.now();
+  const timings: Record<string, number> = {};
+  const source: Receipt['source'] = { bucket: ref.bucket, key: ref.encodedKey, version_id: ref.versionId };
+  let staged: StagingKey | undefined;
+  const receipt = (fields: Partial<Receipt> & Pick<Receipt, 'status'>): Receipt => ({
+    receipt_version: 1,
+    host: staged?.host,
+    snapshot_id: staged?.snapshotId,
+    source,
+    ...fields,
+    timings_ms: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])),
+    processed_at: new Date().toISOString(),
+    generator: GENERATOR,
+  });
+
+  try {
+    source.key = decodeEventKey(ref.encodedKey);
+    log?.appendKeys({ key: source.key });
+    staged = parseStagingKey(source.key);
+    if (!staged) return { status: 'ignored', key: source.key };
+    log?.appendKeys({ host: staged.host, snapshotId: staged.snapshotId });
+
+    const head = await headStaged(s3, ref.bucket, source.key, ref.versionId, signal);
+    if (!head) return { status: 'gone', key: source.key };
+    Object.assign(source, describeSource(head));
+    const size = head.ContentLength ?? 0;
+    if (size > config.maxIndexBytes) {
+      throw new SnapmetaError('INDEX_TOO_LARGE', `the upload is ${size} bytes, over the limit of ${config.maxIndexBytes} (SNAPMETA_MAX_INDEX_BYTES)`);
+    }
+
+    const t = performance.now();
+    const bytes = await download(s3, ref.bucket, source.key, head, signal);
+    source.sha256 = sha256Hex(bytes);
+    timings.download = performance.now() - t;
+
+    const job = await openExport(bytes, { snapshotId: staged.snapshotId, maxIndexBytes: config.maxIndexBytes });
+    let result: PublishResult;
+    try {
+      // Here for a rejection's receipt; publishing's own timings include them.
+      Object.assign(timings, job.timings);
+      checkOwnership(staged, job.snapshot);
+      result = await publishExport(job, new S3MetadataStore(s3, config.backupBucket, { signal }), {
+        recipients: config.recipients,
+        prefix: config.backupPrefix,
+        source: { sha256: source.sha256, size, key: source.key, etag: source.etag, versionId: source.version_id },
+        signal,
+      });
+    } finally {
+      job.close();
+    }
+    Object.assign(timings, result.timings);
+
+    const done = receipt({
+      status: result.status,
+      outputs: {
+        bucket: config.backupBucket,
+        db: { key: result.dbKey, ...result.db },
+        manifest: { key: result.manifestKey, size: result.manifestSize },
+      },
+      layout: result.layout,
+      rows: result.rows,
+      blob_count: result.blobCount,
+      skipped_tables: result.skippedTables,
+      warnings: result.warnings,
+      bytes_in: result.bytesIn,
+      bytes_out: result.bytesOut,
+    });
+    const key = receiptKey('processed', staged);
+    await putReceipt(s3, ref.bucket, key, done, signal);
+    // Only now is the upload safe to drop: outputs and receipt are both written.
+    if (config.deleteStaged) await deleteStaged(s3, ref.bucket, source.key, head, log, signal);
+    return { status: result.status, receiptKey: key, receipt: done, result, durationMs: performance.now() - started };
+  } catch (err) {
+    if (!isSnapmetaError(err)) throw err;
+    const rejected = receipt({ status: 'rejected', error: { code: err.code, message: err.message } });
+    const key = receiptKey('rejected', staged ?? { key: source.key });
+    await putReceipt(s3, ref.bucket, key, rejected, signal);
+    return { status: 'rejected', receiptKey: key, receipt: rejected, error: err, durationMs: performance.now() - started };
+  }
+}
+
+/** Hosts publish only their own snapshots, and the key must name the snapshot inside. */
+function checkOwnership(staged: StagingKey, snapshot: { id: string; hostname: string }): void {
+  if (snapshot.id !== staged.snapshotId) {
+    throw new SnapmetaError('SNAPSHOT_MISMATCH', `the key names snapshot ${JSON.stringify(staged.snapshotId)} but the database holds ${JSON.stringify(snapshot.id)}`);
+  }
+  if (snapshot.hostname !== staged.host && snapshot.hostname.split('.')[0] !== staged.host) {
+    throw new SnapmetaError(
+      'HOST_MISMATCH',
+      `snapshot ${JSON.stringify(snapshot.id)} was taken on ${JSON.stringify(snapshot.hostname)}, which is not host ${JSON.stringify(staged.host)} of the upload key`,
+    );
+  }
+}
+
+async function headStaged(s3: S3Client, bucket: string, key: string, versionId: string | undefined, signal?: AbortSignal) {
+  try {
+    return await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }), { abortSignal: signal });
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+function describeSource(head: HeadObjectCommandOutput): Partial<Receipt['source']> {
+  return {
+    size: head.ContentLength,
+    etag: head.ETag?.replace(/^"|"$/g, ''),
+    version_id: head.VersionId,
+    last_modified: head.LastModified?.toISOString(),
+    upload_id: head.Metadata?.[UPLOAD_ID_METADATA],
+  };
+}
+
+/**
+ * The object into one buffer of its announced size (no doubling while it
+ * grows), pinned to the version we checked the size of: if the object is
+ * replaced meanwhile, If-Match fails and the message is simply retried.
+ */
+async function download(s3: S3Client, bucket: string, key: string, head: HeadObjectCommandOutput, signal?: AbortSignal): Promise<Buffer> {
+  const size = head.ContentLength ?? 0;
+  const out = await s3.send(
+    new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: head.VersionId, IfMatch: head.ETag }),
+    { abortSignal: signal },
+  );
+  const buf = Buffer.allocUnsafe(size);
+  let offset = 0;
+  for await (const chunk of out.Body as AsyncIterable<Uint8Array>) {
+    if (offset + chunk.byteLength > size) throw new Error(`${key} is longer than the ${size} bytes its HEAD announced`);
+    buf.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  if (offset !== size) throw new Error(`${key} ended after ${offset} of ${size} bytes`);
+  return buf;
+}
+
+async function putReceipt(s3: S3Client, bucket: string, key: string, receipt: Receipt, signal?: AbortSignal): Promise<void> {
+  // Receipts are overwritten: the latest upload's outcome is the one an agent waits for.
+  await s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(receipt, null, 2) + '\n', ContentType: 'application/json' }),
+    { abortSignal: signal },
+  );
+}
+
+/**
+ * Deletes exactly the object that was exported: by version where the bucket
+ * keeps versions, else only while its ETag is unchanged. A newer upload to the
+ * same key has its own event coming and must not be lost.
+ */
+async function deleteStaged(s3: S3Client, bucket: string, key: string, head: HeadObjectCommandOutput, log: UploadLog | undefined, signal?: AbortSignal): Promise<void> {
+  const condition = head.VersionId ? { VersionId: head.VersionId } : { IfMatch: head.ETag };
+  try {
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, ...condition }), { abortSignal: signal });
+  } catch (err) {
+    if (!isConditionFailed(err) && !isNotFound(err)) throw err;
+    log?.info('staged upload kept: it was replaced or removed after this export read it');
+  }
+}
