@@ -11,7 +11,7 @@ import type { ErrorCode } from '../lib/errors.ts';
 import { readReceipt, type Receipt } from '../lib/process-upload.ts';
 import { createS3Client, createSqsClient, localConnection } from '../lib/s3-client.ts';
 import { S3MetadataStore } from '../lib/s3-store.ts';
-import { createExportHandler } from '../functions/export-handler.ts';
+import { createExportHandler, type ExportHandler } from '../functions/export-handler.ts';
 import { SqsEventSource, type InvocationReport } from './event-source.ts';
 import { startLocalAwsServer, type LocalAwsServer } from './fauxqs-server.ts';
 import { Pending } from './pending.ts';
@@ -32,6 +32,11 @@ export interface LocalStackOptions {
   deadlineMarginMs?: number;
   /** Extra deliveries of every S3 event. */
   duplicateDeliveries?: number;
+  /**
+   * The Lambda handler to invoke, given this server's endpoint (a test loads the
+   * bundled function this way); default: the handler from functions/, in process.
+   */
+  handler?: (endpoint: string) => Promise<ExportHandler>;
   /** The handler's S3 client (tests wrap it to inject faults); default: a plain one for this server. */
   handlerS3?: (endpoint: string) => S3Client;
   logger?: Logger;
@@ -124,7 +129,7 @@ async function assemble(server: LocalAwsServer, options: LocalStackOptions): Pro
     }
   });
 
-  const handler = createExportHandler({
+  const handler = options.handler ? await options.handler(server.endpoint) : createExportHandler({
     config: {
       recipients: options.recipients,
       backupBucket: names.backupBucket,

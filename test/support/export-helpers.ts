@@ -1,9 +1,9 @@
 // Export through the core API into a temp directory, and open the result with
 // the Debian tools (age, zstd, sqlite3) — the interop path an operator uses.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { DirStore } from '../../lib/dir-store.ts';
 import { openExport } from '../../lib/export.ts';
@@ -56,6 +56,7 @@ export function debianManifest(exportDir: string): Record<string, unknown> {
 
 export function writeTemp(dir: string, name: string, bytes: Uint8Array): string {
   const path = join(dir, name);
+  mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, bytes);
   return path;
 }
