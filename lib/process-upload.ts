@@ -135,6 +135,7 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
 
     const t = performance.now();
     const bytes = await download(s3, ref.bucket, source.key, head, signal);
+    if (!bytes) return { status: 'gone', key: source.key };
     source.sha256 = sha256Hex(bytes);
     timings.download = performance.now() - t;
 
@@ -184,16 +185,26 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
   }
 }
 
+/** `<hostname>_<RFC 3339 UTC time>`, the form vaultik gives snapshot ids. */
+const VAULTIK_ID = /^(.+)_\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
+
 /** Hosts publish only their own snapshots, and the key must name the snapshot inside. */
 function checkOwnership(staged: StagingKey, snapshot: { id: string; hostname: string }): void {
   if (snapshot.id !== staged.snapshotId) {
     throw new SnapmetaError('SNAPSHOT_MISMATCH', `the key names snapshot ${JSON.stringify(staged.snapshotId)} but the database holds ${JSON.stringify(snapshot.id)}`);
   }
-  if (snapshot.hostname !== staged.host && snapshot.hostname.split('.')[0] !== staged.host) {
+  const isHost = (name: string) => name === staged.host || name.split('.')[0] === staged.host;
+  if (!isHost(snapshot.hostname)) {
     throw new SnapmetaError(
       'HOST_MISMATCH',
       `snapshot ${JSON.stringify(snapshot.id)} was taken on ${JSON.stringify(snapshot.hostname)}, which is not host ${JSON.stringify(staged.host)} of the upload key`,
     );
+  }
+  // A vaultik-style id names its host too: one host must not claim (and, with
+  // write-once metadata, block for ever) an id that belongs to another.
+  const named = VAULTIK_ID.exec(snapshot.id)?.[1];
+  if (named !== undefined && named !== snapshot.hostname && !isHost(named)) {
+    throw new SnapmetaError('HOST_MISMATCH', `snapshot id ${JSON.stringify(snapshot.id)} names host ${JSON.stringify(named)}, not ${JSON.stringify(staged.host)} of the upload key`);
   }
 }
 
@@ -221,12 +232,16 @@ function describeSource(head: HeadObjectCommandOutput): Partial<Receipt['source'
  * grows), pinned to the version we checked the size of: if the object is
  * replaced meanwhile, If-Match fails and the message is simply retried.
  */
-async function download(s3: S3Client, bucket: string, key: string, head: HeadObjectCommandOutput, signal?: AbortSignal): Promise<Buffer> {
+async function download(s3: S3Client, bucket: string, key: string, head: HeadObjectCommandOutput, signal?: AbortSignal): Promise<Buffer | undefined> {
   const size = head.ContentLength ?? 0;
-  const out = await s3.send(
-    new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: head.VersionId, IfMatch: head.ETag }),
-    { abortSignal: signal },
-  );
+  let out;
+  try {
+    out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: head.VersionId, IfMatch: head.ETag }), { abortSignal: signal });
+  } catch (err) {
+    // Deleted between HEAD and GET: a concurrent delivery exported it.
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
   const buf = Buffer.allocUnsafe(size);
   let offset = 0;
   for await (const chunk of out.Body as AsyncIterable<Uint8Array>) {

@@ -6,6 +6,7 @@ import { SnapmetaError } from './errors.ts';
 import type { ExportJob } from './export.ts';
 import { digestTap, sha256Hex } from './hash.ts';
 import { buildManifest, decodeManifest, encodeManifest, type Manifest } from './manifest.ts';
+import { keySegmentProblem, MAX_SNAPSHOT_ID_BYTES } from './staging-key.ts';
 import type { MetadataStore } from './store.ts';
 
 export { sha256Hex };
@@ -39,11 +40,18 @@ export interface PublishResult {
 }
 
 export function metadataKeys(prefix: string, snapshotId: string) {
+  checkSnapshotId(snapshotId);
   const dir = `${prefix}metadata/${snapshotId}/`;
   return { dir, dbKey: `${dir}db.zst.age`, manifestKey: `${dir}manifest.json.zst` };
 }
 
 const SOURCE_META = 'source-sha256';
+
+/** The snapshot id comes from the upload and becomes a segment of every output key. */
+function checkSnapshotId(id: string): void {
+  const problem = keySegmentProblem(id, MAX_SNAPSHOT_ID_BYTES);
+  if (problem) throw new SnapmetaError('BAD_KEY', `snapshot id ${JSON.stringify(id.slice(0, 80))} ${problem}, so it cannot name an output key`);
+}
 
 export async function publishExport(job: ExportJob, store: MetadataStore, opts: PublishOptions): Promise<PublishResult> {
   const { dbKey, manifestKey } = metadataKeys(opts.prefix ?? '', job.snapshot.id);

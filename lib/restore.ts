@@ -31,6 +31,15 @@ async function* decompressFrames(stream: ReadableStream<Uint8Array>): AsyncGener
   if (buf.byteLength) throw new ZstdFormatError('the zstd stream ends inside a frame');
 }
 
+/** Statements of the dump; one that SQLite refuses means the export is damaged. */
+function replay(db: Database, sql: string): void {
+  try {
+    db.exec(sql);
+  } catch (err) {
+    throw new SnapmetaError('CORRUPT', `the dump does not replay: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 export async function restoreExport(opts: {
   manifest: Manifest;
   db: ReadableStream<Uint8Array>;
@@ -53,11 +62,19 @@ export async function restoreExport(opts: {
       db = new SQL.Database();
       const splitter = new StatementSplitter();
       const decoder = new TextDecoder('utf-8', { fatal: true });
+      const text = (part?: Uint8Array) => {
+        try {
+          return part ? decoder.decode(part, { stream: true }) : decoder.decode();
+        } catch {
+          // A JS string cannot hold those bytes; the sqlite3 shell keeps them.
+          throw new SnapmetaError('CORRUPT', 'the dump holds text that is not valid UTF-8, which this restore cannot load exactly; restore it with age -d | zstd -d | sqlite3');
+        }
+      };
       for await (const part of decompressFrames(plain)) {
-        const sql = splitter.push(decoder.decode(part, { stream: true }));
-        if (sql) db.exec(sql);
+        const sql = splitter.push(text(part));
+        if (sql) replay(db, sql);
       }
-      if (splitter.push(decoder.decode()).trim() || splitter.rest().trim()) throw new ZstdFormatError('the dump ends inside a statement');
+      if (splitter.push(text()).trim() || splitter.rest().trim()) throw new ZstdFormatError('the dump ends inside a statement');
     }
     const digest = tap.result();
     if (digest.sha256 !== manifest.db.sha256 || digest.size !== manifest.db.size) {

@@ -80,16 +80,25 @@ export function receiptKey(folder: ReceiptFolder, staged: StagingKey | { key: st
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 function checkPart(key: string, what: string, value: string, maxBytes: number): void {
-  const problem =
-    value === '' ? 'is empty'
+  const problem = keySegmentProblem(value, maxBytes);
+  if (problem) throw badKey(key, `the ${what} ${problem}`);
+}
+
+/**
+ * Why a value cannot be one segment of an object key (or a directory name),
+ * or undefined when it can: nothing in it may leave or split the segment, or
+ * turn into something else for a tool that URL-decodes keys (%2F).
+ */
+export function keySegmentProblem(value: string, maxBytes: number): string | undefined {
+  return value === '' ? 'is empty'
+    : value === '.' ? 'is "."'
+    : value.includes('..') ? 'contains ".."'
     : value.includes('/') ? 'contains "/"'
     : value.includes('\\') ? 'contains "\\"'
-    : value.includes('..') ? 'contains ".."'
-    : value === '.' ? 'is "."'
+    : value.includes('%') ? 'contains "%"'
     : CONTROL.test(value) ? 'contains a control character'
     : Buffer.byteLength(value) > maxBytes ? `is longer than ${maxBytes} bytes`
     : undefined;
-  if (problem) throw badKey(key, `the ${what} ${problem}`);
 }
 
 function badKey(key: string, why: string): SnapmetaError {

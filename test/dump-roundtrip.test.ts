@@ -3,33 +3,45 @@
 // sqlite3 and compared with the source value by value, with typeof().
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { loadSqlJs, type SqlValue } from '../lib/sqljs.ts';
+import { DirStore } from '../lib/dir-store.ts';
+import { decodeManifest } from '../lib/manifest.ts';
+import { restoreExport } from '../lib/restore.ts';
 import { StatementSplitter } from '../lib/sql-split.ts';
 import { compareDatabases } from './support/compare.ts';
 import { debianRestore, exportTo, makeKeys, tempDir, writeTemp } from './support/export-helpers.ts';
 
 const schema = readFileSync(new URL('../lib/schemas/v1-path-keyed.sql', import.meta.url), 'utf8');
 
-/** A value of any SQLite storage class, with how to insert it exactly. */
-const sqlValue = fc.oneof(
+/**
+ * A value of any SQLite storage class, with how to insert it exactly.
+ * Debian 12's sqlite3 (3.40) reads some REALs of extreme exponent one ULP off
+ * from any 17-digit literal (its parser, not our text): the Debian property
+ * keeps reals inside ±1e±300, and our own restore is held to the whole range.
+ */
+const sqlValueWith = (real: fc.Arbitrary<number>) => fc.oneof(
   fc.constant<[string, SqlValue]>(['?', null]),
   fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map((v): [string, SqlValue] => ['CAST(? AS INTEGER)', v.toString()]),
-  fc.double({ noNaN: true }).map((v): [string, SqlValue] => ['CAST(? AS REAL)', v]),
+  real.map((v): [string, SqlValue] => ['CAST(? AS REAL)', v]),
   fc.string({ unit: 'binary', maxLength: 40 }).filter((s) => !s.includes('\0')).map((v): [string, SqlValue] => ['CAST(? AS TEXT)', v]),
   fc.constantFrom("'", "''", 'a\nb', 'a\r\nb', '\r', '\t', ';\n', "');\nDROP TABLE files;--", '中文', '😀', 'é').map((v): [string, SqlValue] => ['CAST(? AS TEXT)', v]),
   fc.uint8Array({ maxLength: 24 }).map((v): [string, SqlValue] => ['?', v]),
 );
 
-const indexShape = fc.record({
+const indexShapeWith = (sqlValue: ReturnType<typeof sqlValueWith>) => fc.record({
   files: fc.uniqueArray(fc.record({ path: fc.string({ unit: 'binary', minLength: 1, maxLength: 30 }).filter((s) => !s.includes('\0')), extra: sqlValue, mtime: sqlValue, chunks: fc.integer({ min: 0, max: 3 }) }), { selector: (f) => f.path, maxLength: 6 }),
   snapshotExtra: sqlValue,
   ratio: sqlValue,
 });
 
-type IndexShape = typeof indexShape extends fc.Arbitrary<infer T> ? T : never;
+const moderateReal = fc.double({ noNaN: true, min: -1e300, max: 1e300 }).filter((v) => v === 0 || Math.abs(v) >= 1e-300);
+const anyReal = fc.double({ noNaN: true });
+
+type IndexShape = ReturnType<typeof indexShapeWith> extends fc.Arbitrary<infer T> ? T : never;
 
 async function buildIndex(shape: IndexShape) {
   const SQL = await loadSqlJs();
@@ -68,13 +80,41 @@ test('one-snapshot index exports to itself, every value with its storage class (
     const keys = await makeKeys(dir.path);
     let run = 0;
     await fc.assert(
-      fc.asyncProperty(indexShape, async (shape) => {
+      fc.asyncProperty(indexShapeWith(sqlValueWith(moderateReal)), async (shape) => {
         const { bytes, id } = await buildIndex(shape);
         const out = join(dir.path, `run${run++}`);
         const source = writeTemp(dir.path, `source${run}.db`, bytes);
         await exportTo(out, bytes, id, keys);
         const restored = join(out, 'restored.db');
         debianRestore(join(out, 'metadata', id), keys, restored);
+        assert.deepEqual(compareDatabases(source, restored), []);
+      }),
+      { numRuns: 25 },
+    );
+  } finally {
+    dir.remove();
+  }
+});
+
+test('one-snapshot index exports to itself through snapmeta restore, reals of any exponent included', async () => {
+  const dir = tempDir();
+  try {
+    const keys = await makeKeys(dir.path);
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(indexShapeWith(sqlValueWith(anyReal)), async (shape) => {
+        const { bytes, id } = await buildIndex(shape);
+        const out = join(dir.path, `own${run++}`);
+        const source = writeTemp(dir.path, `own-source${run}.db`, bytes);
+        await exportTo(out, bytes, id, keys);
+        const store = new DirStore(out);
+        const restored = join(out, 'restored.db');
+        await restoreExport({
+          manifest: await decodeManifest((await store.get(`metadata/${id}/manifest.json.zst`))!),
+          db: Readable.toWeb(createReadStream(store.path(`metadata/${id}/db.zst.age`))) as unknown as ReadableStream<Uint8Array>,
+          identities: [keys.identity],
+          to: restored,
+        });
         assert.deepEqual(compareDatabases(source, restored), []);
       }),
       { numRuns: 25 },

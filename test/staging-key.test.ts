@@ -79,7 +79,7 @@ describe('parseStagingKey', () => {
       ['incoming//s.db', /host is empty/],
       ['incoming/h/.db', /snapshot id is empty/],
       ['incoming/h/a/b.db', /snapshot id contains "\/"/],
-      ['incoming/h/../x.db', /snapshot id contains "\/"/],
+      ['incoming/h/../x.db', /snapshot id contains "\.\."/],
       ['incoming/../s.db', /host contains "\.\."/],
       ['incoming/h/x..y.db', /snapshot id contains "\.\."/],
       ['incoming/./s.db', /host is "\."/],
@@ -105,7 +105,7 @@ describe('parseStagingKey', () => {
 describe('stagingKey and receiptKey', () => {
   const part = fc
     .string({ unit: 'grapheme', minLength: 1, maxLength: 40 })
-    .filter((s) => !/[/\\\u0000-\u001f\u007f-\u009f]/.test(s) && !s.includes('..') && s !== '.');
+    .filter((s) => !/[/\\%\u0000-\u001f\u007f-\u009f]/.test(s) && !s.includes('..') && s !== '.');
 
   it('builds keys that parse back to the same host and snapshot', () => {
     fc.assert(

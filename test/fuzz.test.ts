@@ -1,0 +1,121 @@
+// Fuzz pass over open → validate → prune → dump (→ compress, encrypt, publish,
+// restore): valid fixture indexes damaged at random (seeded), bounded in time
+// and count. Every case must end in a SnapmetaError with a code or in an
+// export that restores and matches its manifest: no crash, no hang, no other error.
+// SNAPMETA_FUZZ_MS / SNAPMETA_FUZZ_CASES / SNAPMETA_FUZZ_SEED widen or replay a run.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import type { FuzzOutcome } from './support/hostile/fuzz-case.ts';
+import { tempDir } from './support/export-helpers.ts';
+
+const BUDGET_MS = Number(process.env.SNAPMETA_FUZZ_MS ?? 12_000);
+const MAX_CASES = Number(process.env.SNAPMETA_FUZZ_CASES ?? 1500);
+const FIRST_SEED = Number(process.env.SNAPMETA_FUZZ_SEED ?? 1);
+/** A case on a 200 KB fixture takes tens of milliseconds; this long is a hang. */
+const CASE_TIMEOUT_MS = 10_000;
+// A worker does not inherit the test's TypeScript loader: it registers tsx first.
+const WORKER_SOURCE = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./support/hostile/fuzz-worker.ts', import.meta.url).href)}); })`;
+const startWorker = (dir: string) => new Worker(WORKER_SOURCE, { eval: true, workerData: { dir } });
+
+interface KnownBug {
+  name: string;
+  pattern: RegExp;
+  /** Where the fix belongs (lib files this test's owner may not edit; see docs/reliability.md). */
+  fix: string;
+}
+
+// Failures the fuzz pass finds in the core, kept visible as TODO subtests until fixed.
+const KNOWN_BUGS: KnownBug[] = [
+  {
+    // Seen: unsupported file format, out of memory, UNIQUE constraint failed (on our temp tables).
+    name: 'a damaged index raises a plain SQLite error (retried as transient) instead of CORRUPT',
+    pattern: /^Error: (?!restore: )/,
+    fix: 'lib/export.ts toSnapmetaError: every SQLite error from the upload is CORRUPT; lib/input.ts: header bytes 18-19 must be 1 or 2',
+  },
+  {
+    name: 'a damaged index is published as an export that does not restore',
+    pattern: /^Error: restore: /,
+    fix: 'lib/export.ts: PRAGMA quick_check before pruning; lib/dump.ts: check rows dumped = rows planned, and spell non-UTF-8 text as CAST(X\'…\' AS TEXT)',
+  },
+];
+
+class FuzzWorker {
+  private worker: Worker;
+  private ready: Promise<void>;
+
+  constructor(private readonly dir: string) {
+    this.worker = startWorker(dir);
+    this.ready = this.next().then(() => undefined);
+  }
+
+  /** The worker's next message; rejects if it errors, exits, or says nothing within timeoutMs. */
+  private next(timeoutMs?: number): Promise<unknown> {
+    const worker = this.worker;
+    return new Promise((resolve, reject) => {
+      const settle = (done: () => void) => {
+        clearTimeout(timer);
+        worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+        done();
+      };
+      const onMessage = (m: unknown) => settle(() => resolve(m));
+      const onError = (err: Error) => settle(() => reject(err));
+      const onExit = (code: number) => settle(() => reject(new Error(`worker exited with code ${code}`)));
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => settle(() => reject(new Error('timeout'))), timeoutMs);
+      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+    });
+  }
+
+  async run(seed: number): Promise<FuzzOutcome> {
+    await this.ready;
+    const t0 = performance.now();
+    this.worker.postMessage({ seed });
+    try {
+      return (await this.next(CASE_TIMEOUT_MS)) as FuzzOutcome;
+    } catch (err) {
+      // A hang or a crash of the whole worker: replace it and report the seed.
+      await this.close();
+      this.worker = startWorker(this.dir);
+      this.ready = this.next().then(() => undefined);
+      return { seed, outcome: 'failed', error: `worker: ${(err as Error).message}`, kinds: [], ms: Math.round(performance.now() - t0) };
+    }
+  }
+
+  close(): Promise<number> {
+    return this.worker.terminate();
+  }
+}
+
+test(`fuzz: damaged indexes end in a code or a restorable export (${BUDGET_MS} ms, up to ${MAX_CASES} cases)`, { timeout: BUDGET_MS + 60_000 }, async (t) => {
+  const dir = tempDir('snapmeta-fuzz-');
+  const worker = new FuzzWorker(dir.path);
+  const outcomes: FuzzOutcome[] = [];
+  try {
+    const until = performance.now() + BUDGET_MS;
+    for (let seed = FIRST_SEED; seed < FIRST_SEED + MAX_CASES && performance.now() < until; seed++) {
+      outcomes.push(await worker.run(seed));
+    }
+  } finally {
+    await worker.close();
+    dir.remove();
+  }
+
+  const tally = new Map<string, number>();
+  for (const o of outcomes) tally.set(o.outcome, (tally.get(o.outcome) ?? 0) + 1);
+  const pct = (n: number) => `${((100 * n) / outcomes.length).toFixed(1)}%`;
+  const slowest = outcomes.reduce((a, b) => (b.ms > a.ms ? b : a));
+  t.diagnostic(`${outcomes.length} cases from seed ${FIRST_SEED}: ` +
+    [...tally].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n} (${pct(n)})`).join(', ') +
+    `; slowest ${slowest.ms} ms (seed ${slowest.seed})`);
+  assert.ok(outcomes.length >= 50, `only ${outcomes.length} cases ran`);
+
+  const failed = outcomes.filter((o) => o.outcome === 'failed');
+  const known = (bug: KnownBug) => failed.filter((o) => bug.pattern.test(o.error ?? ''));
+  const unknown = failed.filter((o) => !KNOWN_BUGS.some((bug) => bug.pattern.test(o.error ?? '')));
+  for (const bug of KNOWN_BUGS) t.diagnostic(`${bug.name}: ${known(bug).length} cases (${pct(known(bug).length)})`);
+  assert.deepEqual(unknown, [], 'no crash, hang or unexplained error (replay one: SNAPMETA_FUZZ_SEED=<seed> SNAPMETA_FUZZ_CASES=1)');
+  for (const bug of KNOWN_BUGS) {
+    await t.test(bug.name, { todo: bug.fix }, () => assert.deepEqual(known(bug).map((o) => `seed ${o.seed}: ${o.error}`), []));
+  }
+});

@@ -1,0 +1,52 @@
+// Hostile variations of the fixture indexes, made with the Debian sqlite3 CLI
+// (which has FTS5 and R*Tree, unlike our sql.js), and the check that an export
+// of one is exact: restored with age/zstd/sqlite3 and compared, value by value,
+// with the same snapshot pruned by the sqlite3 CLI (test/support/native-prune.ts).
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PublishResult } from '../../../lib/publish.ts';
+import type { IndexLayout } from '../../../lib/schemas/schema-sql.ts';
+import { compareDatabases } from '../compare.ts';
+import { debianRestore, exportTo, type Keys } from '../export-helpers.ts';
+import { nativePrune } from '../native-prune.ts';
+import { sqlite } from '../sqlite-cli.ts';
+
+let made = 0;
+
+/** The index `base` with `sql` applied by the sqlite3 CLI, as a file in dir and as bytes. */
+export function hostileIndex(dir: string, base: Uint8Array, sql: string): { path: string; bytes: Buffer } {
+  const path = join(dir, `hostile-${++made}.db`);
+  writeFileSync(path, base);
+  sqlite(path, sql);
+  return { path, bytes: readFileSync(path) };
+}
+
+export interface ExactExport {
+  result: PublishResult;
+  /** The export restored by the Debian tools. */
+  restored: string;
+  /** Differences from the sqlite3 CLI's pruning; empty when exact. */
+  diffs: string[];
+}
+
+/**
+ * Exports snapshot id of the index at path, restores it with the Debian tools
+ * and compares it with the sqlite3 CLI's pruning of the same file.
+ * referenceSql runs on the reference copy first: what the export is expected to leave out.
+ */
+export async function exportExactly(dir: string, keys: Keys, path: string, layout: IndexLayout, id: string, referenceSql = ''): Promise<ExactExport> {
+  const n = ++made;
+  const out = join(dir, `out-${n}`);
+  const result = await exportTo(out, readFileSync(path), id, keys);
+  const restored = join(dir, `restored-${n}.db`);
+  debianRestore(join(out, 'metadata', id), keys, restored);
+  let source = path;
+  if (referenceSql) {
+    source = join(dir, `reference-source-${n}.db`);
+    copyFileSync(path, source);
+    sqlite(source, referenceSql);
+  }
+  const expected = join(dir, `reference-${n}.db`);
+  nativePrune(source, expected, layout, id);
+  return { result, restored, diffs: compareDatabases(expected, restored) };
+}
