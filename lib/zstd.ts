@@ -67,6 +67,8 @@ export interface FrameInfo {
   skippable: boolean;
   /** Frame_Content_Size from the header, when the compressor wrote it. */
   contentSize: bigint | undefined;
+  /** The memory a decoder must set aside for the frame (its window). */
+  windowSize: bigint;
 }
 
 /** Thrown when bytes are not a well-formed sequence of zstd frames. */
@@ -86,7 +88,7 @@ export function nextFrame(buf: Uint8Array, offset: number): FrameInfo | undefine
   const magic = view.getUint32(offset, true);
   if (isSkippableMagic(magic)) {
     const end = offset + 8 + view.getUint32(offset + 4, true);
-    return end <= buf.byteLength ? { start: offset, end, skippable: true, contentSize: undefined } : undefined;
+    return end <= buf.byteLength ? { start: offset, end, skippable: true, contentSize: undefined, windowSize: 0n } : undefined;
   }
   if (magic !== FRAME_MAGIC) throw new ZstdFormatError(`bad zstd magic at byte ${offset}`);
   const fhd = buf[offset + 4];
@@ -95,6 +97,10 @@ export function nextFrame(buf: Uint8Array, offset: number): FrameInfo | undefine
   const hasChecksum = (fhd >> 2) & 1;
   const dictIdSize = [0, 1, 2, 4][fhd & 3];
   const fcsSize = [singleSegment ? 1 : 0, 2, 4, 8][fcsFlag];
+  // Window_Descriptor: 2^(10 + exponent) plus mantissa eighths of that.
+  const wd = buf[offset + 5];
+  const windowBase = 1n << BigInt(10 + (wd >> 3));
+  let windowSize = singleSegment ? 0n : windowBase + (windowBase / 8n) * BigInt(wd & 7);
   let pos = offset + 5 + (singleSegment ? 0 : 1) + dictIdSize;
   if (pos + fcsSize > buf.byteLength) return undefined;
   let contentSize: bigint | undefined;
@@ -103,6 +109,7 @@ export function nextFrame(buf: Uint8Array, offset: number): FrameInfo | undefine
   else if (fcsSize === 4) contentSize = BigInt(view.getUint32(pos, true));
   else if (fcsSize === 8) contentSize = view.getBigUint64(pos, true);
   pos += fcsSize;
+  if (singleSegment) windowSize = contentSize ?? 0n;
   for (;;) {
     if (pos + 3 > buf.byteLength) return undefined;
     const header = buf[pos] | (buf[pos + 1] << 8) | (buf[pos + 2] << 16);
@@ -114,7 +121,7 @@ export function nextFrame(buf: Uint8Array, offset: number): FrameInfo | undefine
     if (last) break;
   }
   pos += hasChecksum ? 4 : 0;
-  return pos <= buf.byteLength ? { start: offset, end: pos, skippable: false, contentSize } : undefined;
+  return pos <= buf.byteLength ? { start: offset, end: pos, skippable: false, contentSize, windowSize } : undefined;
 }
 
 /** Every frame of a complete zstd stream; throws on trailing garbage or truncation. */
@@ -136,29 +143,34 @@ export class DecompressedTooLarge extends Error {
 }
 
 /**
- * Decompress a whole zstd stream, never producing more than `limit` bytes.
- * Frames that declare their size are checked up front and inflated natively;
- * otherwise a streaming decoder counts bytes as they come and stops at the limit.
+ * Decompress a whole zstd stream, never producing more than `limit` bytes nor
+ * letting a frame reserve a window beyond it. Frames that declare their size
+ * are checked up front and inflated natively; the others go one at a time
+ * through a streaming decoder that counts bytes and stops at the limit.
  */
 export async function decompressBounded(buf: Uint8Array, limit: number): Promise<Uint8Array> {
   const frames = listFrames(buf).filter((f) => !f.skippable);
+  const max = BigInt(limit);
+  if (frames.some((f) => f.windowSize > max)) throw new DecompressedTooLarge(limit);
   if (frames.every((f) => f.contentSize !== undefined)) {
     const total = frames.reduce((sum, f) => sum + (f.contentSize as bigint), 0n);
-    if (total > BigInt(limit)) throw new DecompressedTooLarge(limit);
+    if (total > max) throw new DecompressedTooLarge(limit);
     const out = await decompressAll(buf);
     if (BigInt(out.byteLength) !== total) throw new ZstdFormatError('frame sizes do not match their headers');
     return out;
   }
   const parts: Uint8Array[] = [];
   let size = 0;
-  const stream = new StreamingDecompress((chunk: Uint8Array) => {
-    size += chunk.byteLength;
-    if (size > limit) throw new DecompressedTooLarge(limit);
-    parts.push(chunk);
-  });
-  const step = 1 << 20;
-  for (let i = 0; i < buf.byteLength; i += step) {
-    stream.push(buf.subarray(i, i + step), i + step >= buf.byteLength);
+  for (const frame of frames) {
+    const stream = new StreamingDecompress((chunk: Uint8Array) => {
+      size += chunk.byteLength;
+      if (size > limit) throw new DecompressedTooLarge(limit);
+      parts.push(chunk);
+    });
+    const step = 1 << 20;
+    for (let i = frame.start; i < frame.end; i += step) {
+      stream.push(buf.subarray(i, Math.min(i + step, frame.end)), i + step >= frame.end);
+    }
   }
   return Buffer.concat(parts, size);
 }

@@ -141,9 +141,7 @@ describe('broken input', () => {
     await rejects(await compressFrame(randomBytes(prng(3), 10_000), 3), fixtures.v1.ids.full, 'NOT_SQLITE');
   });
 
-  it('zstd frames that ask for a 2 GiB window, or 100 000 tiny frames, are rejected with a code', {
-    todo: 'lib/zstd.ts decompressBounded: decode frame by frame (fzstd recurses per frame) and reject a window over the limit',
-  }, async () => {
+  it('zstd frames that ask for a 2 GiB window, or 100 000 tiny frames, are rejected with a code', async () => {
     const results = [await outcome(hugeWindowFrame(), 'x', 8 << 20), await outcome(manyTinyFrames(100_000), 'x', 8 << 20)];
     assert.deepEqual(results.map((r) => r.startsWith('plain') ? r : 'a code'), ['a code', 'a code']);
   });
