@@ -2,8 +2,9 @@
 // batches of bytes so a 2 GB index never becomes one JavaScript string.
 // SQLite renders every literal with quote(), so 64-bit integers, reals, text
 // and blobs keep their exact values and storage classes.
+import { SnapmetaError } from './errors.ts';
 import type { Plan } from './prune.ts';
-import { ident, type Database } from './sqljs.ts';
+import { all, ident, type Database, type SqlValue, type Statement } from './sqljs.ts';
 
 const HEADER = 'PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n';
 const FOOTER = 'COMMIT;\n';
@@ -24,37 +25,60 @@ export function* dumpSql(db: Database, plan: Plan, onRows?: (p: DumpProgress) =>
   const rowsTotal = plan.tables.reduce((sum, t) => sum + t.rows, 0);
   let rowsDone = 0;
   yield encoder.encode(HEADER);
-  for (const { table, keep, rows } of plan.tables) {
+  for (const { table, source, keep, rows } of plan.tables) {
     yield encoder.encode(`${table.sql};\n`);
     if (rows === 0) continue;
     const target = bareName(table.name) + (table.hasGenerated ? `(${table.columns.map(ident).join(',')})` : '');
-    // The sqlite3 shell drops a CR at the end of each input line, even inside a
-    // string literal, so CRs are spelled char(13) outside the quotes.
-    const values = table.columns.map((c) => `replace(quote(t.${ident(c)}),char(13),'''||char(13)||''')`).join(`||','||`);
+    const values = table.columns.map((c) => `quote(t.${ident(c)})`).join(`||','||`);
     const line = `'INSERT INTO ' || ${sqlString(target)} || ' VALUES(' || ${values || "''"} || ');'`;
     // Keyset paging over the kept rowids; the next start travels as text so
     // rowids beyond 2^53 stay exact (SQLite converts it back to an integer).
-    const stmt = db.prepare(
-      `SELECT CAST(max(k.r) + 1 AS TEXT), count(*), CAST(group_concat(${line}, char(10) ORDER BY k.r) || char(10) AS BLOB)
+    // Either join order visits the rows by rowid, so group_concat needs no
+    // ORDER BY (sorting each batch cost a third of the dump).
+    // The sqlite3 shell drops a CR at the end of each input line, even inside a
+    // string literal, so CRs are spelled char(13) outside the quotes. Only a
+    // quoted text value can hold one, so one replace() per batch does it.
+    const batch = `replace(group_concat(${line}, char(10)), char(13), '''||char(13)||''') || char(10)`;
+    // A NULL in a NOT NULL column can only come from a damaged record, and its
+    // INSERT would stop a restore: counted in the same pass, and refused.
+    const notNull = (all(db, `SELECT name FROM pragma_table_xinfo(?, 'main') WHERE "notnull" AND hidden = 0`, [table.name]) as [string][])
+      .map(([c]) => `t.${ident(c)} IS NULL`);
+    const nulls = notNull.length ? `sum(${notNull.join(' OR ')})` : '0';
+    const select = (value: string) => db.prepare(
+      `SELECT CAST(max(k.r) + 1 AS TEXT), count(*), ${value}, ${nulls}
        FROM (SELECT r FROM ${keep} WHERE r >= ? ORDER BY r LIMIT ${ROWS_PER_BATCH}) k
-       JOIN main.${ident(table.name)} t ON t.${ident(table.rowid!)} = k.r`,
+       JOIN ${source} t ON t.${ident(table.rowid!)} = k.r`,
     );
+    // sql.js copies a BLOB out of WASM memory byte by byte, but text through
+    // TextDecoder, three times faster. SQLite's TEXT may hold invalid UTF-8
+    // (a Latin-1 file name), which decodes to U+FFFD: such a batch is read
+    // again with every text value spelled CAST(X'…' AS TEXT), exact and ASCII,
+    // so the dump itself is always valid UTF-8.
+    const hexValues = table.columns
+      .map((c) => `CASE typeof(t.${ident(c)}) WHEN 'text' THEN 'CAST(X''' || hex(t.${ident(c)}) || ''' AS TEXT)' ELSE quote(t.${ident(c)}) END`)
+      .join(`||','||`);
+    const hexLine = `'INSERT INTO ' || ${sqlString(target)} || ' VALUES(' || ${hexValues || "''"} || ');'`;
+    const asText = select(batch);
+    const asHex = select(`group_concat(${hexLine}, char(10)) || char(10)`);
     try {
       let from = '-9223372036854775808';
-      for (let done = 0; done < rows; ) {
-        stmt.bind([from]);
-        stmt.step();
-        const [next, count, text] = stmt.get();
-        stmt.reset();
+      let done = 0;
+      while (done < rows) {
+        const [next, count, text, nullCount] = step(asText, from);
         if (!count) break;
+        if (nullCount) throw new SnapmetaError('CORRUPT', `table ${table.name} has a NULL in a NOT NULL column: the index database is damaged`);
+        const bytes = encoder.encode((text as string).includes('\uFFFD') ? (step(asHex, from)[2] as string) : (text as string));
         from = next as string;
         done += count as number;
         rowsDone += count as number;
         onRows?.({ rowsDone, rowsTotal });
-        yield text as Uint8Array;
+        yield bytes;
       }
+      // A damaged page can hide rows the plan counted: never publish a short table.
+      if (done !== rows) throw new SnapmetaError('CORRUPT', `table ${table.name} gave ${done} of its ${rows} kept rows while being dumped: the index database is damaged`);
     } finally {
-      stmt.free();
+      asText.free();
+      asHex.free();
     }
   }
   for (const sql of plan.indexes) yield encoder.encode(`${sql};\n`);
@@ -62,3 +86,12 @@ export function* dumpSql(db: Database, plan: Plan, onRows?: (p: DumpProgress) =>
 }
 
 const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/** One row of a statement for one binding; the statement is ready for the next. */
+function step(stmt: Statement, from: string): SqlValue[] {
+  stmt.bind([from]);
+  stmt.step();
+  const row = stmt.get();
+  stmt.reset();
+  return row;
+}

@@ -14,6 +14,8 @@ export interface StageClock {
   encrypt: number;
   /** Time spent producing compressed frames on this thread (dump plus waiting for compression). */
   upstream: number;
+  /** When the frame pull now running began; undefined between pulls. */
+  pullStart?: number;
 }
 
 export const newClock = (): StageClock => ({ dump: 0, compress: 0, encrypt: 0, upstream: 0 });
@@ -56,7 +58,7 @@ export function compressedStream(chunks: Iterable<Uint8Array>, level: number, cl
     {
       async pull(controller) {
         signal?.throwIfAborted();
-        const t = performance.now();
+        const t = (clock.pullStart = performance.now());
         while (inflight.length < IN_FLIGHT) {
           const next = source.next();
           if (next.done) break;
@@ -66,6 +68,7 @@ export function compressedStream(chunks: Iterable<Uint8Array>, level: number, cl
         if (ready) controller.enqueue(await ready);
         else controller.close();
         clock.upstream += performance.now() - t;
+        clock.pullStart = undefined;
       },
       cancel() {
         source.return(undefined);
@@ -83,10 +86,11 @@ export async function encryptStream(plain: ReadableStream<Uint8Array>, recipient
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        const t = performance.now();
+        const start = performance.now();
         const upstream = clock.upstream;
+        const running = clock.pullStart;
         const { done, value } = await reader.read();
-        clock.encrypt += performance.now() - t - (clock.upstream - upstream);
+        clock.encrypt += encryptTime(clock, start, upstream, running);
         if (done) controller.close();
         else controller.enqueue(value);
       },
@@ -96,6 +100,19 @@ export async function encryptStream(plain: ReadableStream<Uint8Array>, recipient
     },
     { highWaterMark: 0 },
   );
+}
+
+/**
+ * A read of age's output, minus the frame pulls it overlapped: age reads its
+ * input ahead, so a pull can begin before the read or end after it, and only
+ * the overlap is upstream work. Pulls never overlap one another.
+ */
+function encryptTime(clock: StageClock, start: number, upstreamBefore: number, runningBefore: number | undefined): number {
+  const end = performance.now();
+  let overlap = clock.upstream - upstreamBefore;
+  if (runningBefore !== undefined && clock.pullStart !== runningBefore) overlap -= start - runningBefore; // ended inside
+  if (clock.pullStart !== undefined) overlap += end - Math.max(clock.pullStart, start); // still running
+  return Math.max(0, end - start - overlap);
 }
 
 export async function decryptStream(cipher: ReadableStream<Uint8Array>, identities: string[]): Promise<ReadableStream<Uint8Array>> {

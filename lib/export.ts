@@ -39,8 +39,10 @@ export async function openExport(input: Uint8Array, opts: OpenOptions): Promise<
   try {
     return sqliteErrors(() => {
       const t1 = performance.now();
-      // Nothing in the private copy needs a journal; it only costs memory.
-      db.run('PRAGMA main.journal_mode=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536');
+      // Nothing here needs a rollback journal. The file is in memory already,
+      // so the page cache only saves copying pages out of it: 16 MiB pruned
+      // and dumped a 1 GB index as fast as 64 MiB did.
+      db.run('PRAGMA main.journal_mode=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384');
       const schema = readSchema(db);
       const layout = detectLayout(schema);
       const plan = buildPlan(db, schema, layout, opts.snapshotId);
@@ -79,6 +81,8 @@ function job(db: Database, plan: Plan, layout: LayoutName, bytesIn: number, inde
         for (const chunk of this.dump()) out.exec(decoder.decode(chunk));
         out.run('VACUUM');
         return out.export();
+      } catch (err) {
+        throw toSnapmetaError(err);
       } finally {
         out.close();
       }
@@ -105,11 +109,19 @@ function withLegacyJournalHeader<T>(bytes: Uint8Array, open: (b: Uint8Array) => 
   }
 }
 
+/**
+ * SQLite refusing the upload is the upload's fault, whatever it says (damaged
+ * pages, an unsupported file format, a constraint of the agent's own schema):
+ * a permanent error with its message, never a retry. Only JS errors of other
+ * kinds (our own bugs) pass through.
+ */
 function toSnapmetaError(err: unknown): unknown {
-  if (err instanceof SnapmetaError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  if (isCorruptionMessage(message)) return new SnapmetaError('CORRUPT', `the index database is corrupt: ${message}`, { cause: err });
-  return err;
+  if (err instanceof SnapmetaError || !(err instanceof Error) || err.constructor !== Error) return err;
+  if (/out of memory/i.test(err.message)) {
+    return new SnapmetaError('INDEX_TOO_LARGE', `the index needs more memory than this export has: ${err.message}`, { cause: err });
+  }
+  const what = isCorruptionMessage(err.message) ? 'is corrupt' : 'cannot be read';
+  return new SnapmetaError('CORRUPT', `the index database ${what}: ${err.message}`, { cause: err });
 }
 
 function sqliteErrors<T>(fn: () => T): T {

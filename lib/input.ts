@@ -64,6 +64,9 @@ function checkHeader(bytes: Uint8Array): void {
     }
     throw new SnapmetaError('NOT_SQLITE', 'not an SQLite database (no "SQLite format 3" header)');
   }
+  if (![1, 2].includes(bytes[18]) || ![1, 2].includes(bytes[19])) {
+    throw new SnapmetaError('CORRUPT', `the SQLite header is damaged: file format versions ${bytes[18]}/${bytes[19]} (expected 1 or 2)`);
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, 100);
   const raw = view.getUint16(16);
   const pageSize = raw === 1 ? 65536 : raw;

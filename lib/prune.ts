@@ -1,14 +1,17 @@
 // Pruning to one snapshot without deleting anything: the rows to keep are
 // collected once, as rowid sets in temp tables, through indexed lookups; the
 // dump then reads only those rows. Deleting the other snapshots row by row is
-// what makes the native pipeline slow, and nothing in the upload ever runs.
+// what makes the native pipeline slow. The upload itself is never written, so
+// none of its triggers runs and sql.js never has to grow (copy) its file.
 import { SnapmetaError } from './errors.ts';
 import { findTable, type Layout, type Schema, type SchemaTable } from './layout.ts';
 import { all, ident, run, scalar, type Database } from './sqljs.ts';
 
 export interface KeptTable {
   table: SchemaTable;
-  /** Temp table of the kept rowids, in the order they are dumped. */
+  /** Where the rows are read: the upload's table, or a temp table with the same columns. */
+  source: string;
+  /** Temp table of the kept rowids of source, in the order they are dumped. */
   keep: string;
   rows: number;
 }
@@ -31,12 +34,14 @@ export function buildPlan(db: Database, schema: Schema, layout: Layout, snapshot
   const snapshot = findSnapshot(db, snapshotId);
   const q = (name: string) => `main.${ident(findTable(schema, name)!.name)}`;
   const rid = (name: string) => ident(findTable(schema, name)!.rowid!);
-  const keepOf = new Map<string, string>();
+  const keepOf = new Map<string, { keep: string; source: string }>();
   let n = 0;
-  const keepTable = (name: string) => {
+  // Every set is filled from a SELECT sorted on its key: SQLite then appends to
+  // the b-tree instead of inserting at random.
+  const keepTable = (name: string, source = q(name)) => {
     const keep = `temp.keep_${n++}`;
     run(db, `CREATE TEMP TABLE ${keep.slice(5)}(r INTEGER PRIMARY KEY)`);
-    keepOf.set(name, keep);
+    keepOf.set(name, { keep, source });
     return keep;
   };
   const keySet = (name: string) => {
@@ -47,50 +52,53 @@ export function buildPlan(db: Database, schema: Schema, layout: Layout, snapshot
   const L = layout;
   const col = ident;
 
-  run(db, `INSERT INTO ${keepTable('snapshots')} SELECT ${rid('snapshots')} FROM ${q('snapshots')} WHERE id = ?`, s);
+  run(db, `INSERT INTO ${keepTable('snapshots')} SELECT ${rid('snapshots')} FROM ${q('snapshots')} WHERE id = ? ORDER BY 1`, s);
   const sf = keepTable('snapshot_files');
-  run(db, `INSERT INTO ${sf} SELECT ${rid('snapshot_files')} FROM ${q('snapshot_files')} WHERE snapshot_id = ?`, s);
+  run(db, `INSERT INTO ${sf} SELECT ${rid('snapshot_files')} FROM ${q('snapshot_files')} WHERE snapshot_id = ? ORDER BY 1`, s);
 
   // Files of S that exist; their keys drive every file-keyed table.
   const fileKeys = keySet('k_file');
   run(db, `INSERT OR IGNORE INTO ${fileKeys} SELECT ${col(L.fileKey)} FROM ${q('files')}
-           WHERE ${col(L.fileKey)} IN (SELECT ${col(L.fileRef.snapshot_files)} FROM ${q('snapshot_files')} WHERE snapshot_id = ?)`, s);
-  run(db, `INSERT INTO ${keepTable('files')} SELECT ${rid('files')} FROM ${q('files')} WHERE ${col(L.fileKey)} IN (SELECT k FROM ${fileKeys})`);
+           WHERE ${col(L.fileKey)} IN (SELECT ${col(L.fileRef.snapshot_files)} FROM ${q('snapshot_files')} WHERE snapshot_id = ?) ORDER BY 1`, s);
+  run(db, `INSERT INTO ${keepTable('files')} SELECT ${rid('files')} FROM ${q('files')} WHERE ${col(L.fileKey)} IN (SELECT k FROM ${fileKeys}) ORDER BY 1`);
   const fc = keepTable('file_chunks');
-  run(db, `INSERT INTO ${fc} SELECT ${rid('file_chunks')} FROM ${q('file_chunks')} WHERE ${col(L.fileRef.file_chunks)} IN (SELECT k FROM ${fileKeys})`);
-  run(db, `INSERT INTO ${keepTable('chunk_files')} SELECT ${rid('chunk_files')} FROM ${q('chunk_files')} WHERE ${col(L.fileRef.chunk_files)} IN (SELECT k FROM ${fileKeys})`);
+  run(db, `INSERT INTO ${fc} SELECT ${rid('file_chunks')} FROM ${q('file_chunks')} WHERE ${col(L.fileRef.file_chunks)} IN (SELECT k FROM ${fileKeys}) ORDER BY 1`);
+  run(db, `INSERT INTO ${keepTable('chunk_files')} SELECT ${rid('chunk_files')} FROM ${q('chunk_files')} WHERE ${col(L.fileRef.chunk_files)} IN (SELECT k FROM ${fileKeys}) ORDER BY 1`);
 
   // Chunks referenced by the kept file_chunks, and every blob_chunks row of them.
   const chunkKeys = keySet('k_chunk');
-  run(db, `INSERT OR IGNORE INTO ${chunkKeys} SELECT chunk_hash FROM ${q('file_chunks')} WHERE ${rid('file_chunks')} IN (SELECT r FROM ${fc})`);
-  run(db, `INSERT INTO ${keepTable('chunks')} SELECT ${rid('chunks')} FROM ${q('chunks')} WHERE chunk_hash IN (SELECT k FROM ${chunkKeys})`);
+  run(db, `INSERT OR IGNORE INTO ${chunkKeys} SELECT chunk_hash FROM ${q('file_chunks')} WHERE ${rid('file_chunks')} IN (SELECT r FROM ${fc}) ORDER BY 1`);
+  const ch = keepTable('chunks');
+  run(db, `INSERT INTO ${ch} SELECT ${rid('chunks')} FROM ${q('chunks')} WHERE chunk_hash IN (SELECT k FROM ${chunkKeys}) ORDER BY 1`);
   const bc = keepTable('blob_chunks');
-  run(db, `INSERT INTO ${bc} SELECT ${rid('blob_chunks')} FROM ${q('blob_chunks')} WHERE chunk_hash IN (SELECT k FROM ${chunkKeys})`);
+  run(db, `INSERT INTO ${bc} SELECT ${rid('blob_chunks')} FROM ${q('blob_chunks')} WHERE chunk_hash IN (SELECT k FROM ${chunkKeys}) ORDER BY 1`);
 
   // Blobs from chunk reachability, never from snapshot_blobs: a fully
   // deduplicated snapshot uploaded no blobs yet needs older ones to restore.
   const blobKeys = keySet('k_blob');
-  run(db, `INSERT OR IGNORE INTO ${blobKeys} SELECT ${col(L.blobRef)} FROM ${q('blob_chunks')} WHERE ${rid('blob_chunks')} IN (SELECT r FROM ${bc})`);
+  run(db, `INSERT OR IGNORE INTO ${blobKeys} SELECT ${col(L.blobRef)} FROM ${q('blob_chunks')} WHERE ${rid('blob_chunks')} IN (SELECT r FROM ${bc}) ORDER BY 1`);
   const bl = keepTable('blobs');
-  run(db, `INSERT INTO ${bl} SELECT ${rid('blobs')} FROM ${q('blobs')} WHERE ${col(L.blobKey)} IN (SELECT k FROM ${blobKeys})`);
+  run(db, `INSERT INTO ${bl} SELECT ${rid('blobs')} FROM ${q('blobs')} WHERE ${col(L.blobKey)} IN (SELECT k FROM ${blobKeys}) ORDER BY 1`);
 
-  const warnings = collectWarnings(db, q, rid, L, snapshotId, { sf, fileKeys, chunkKeys, bl });
-  const sb = keepTable('snapshot_blobs');
-  backfillSnapshotBlobs(db, schema, q, rid, L, snapshotId, bl, sb);
+  const warnings = collectWarnings(db, q, rid, L, snapshotId,
+    { sf, fileKeys, chunkKeys, blobKeys, bl, ch, chunksTable: findTable(schema, 'chunks')!.name });
+  const added = backfillSnapshotBlobs(db, findTable(schema, 'snapshot_blobs')!, q, rid, L, snapshotId, bl);
+  run(db, `INSERT INTO ${keepTable('snapshot_blobs', added)} SELECT ${rid('snapshot_blobs')} FROM ${added} ORDER BY 1`);
 
   const exported: KeptTable[] = [];
   const skippedTables: string[] = [];
   for (const table of schema.tables) {
     const lower = table.name.toLowerCase();
-    const keep = keepOf.get(lower);
-    if (keep) {
-      exported.push({ table, keep, rows: 0 });
+    const kept = keepOf.get(lower);
+    if (kept) {
+      exported.push({ table, ...kept, rows: 0 });
     } else if (!SPECIAL.has(lower) && !table.virtual && table.rowid && !lower.startsWith('sqlite_')
       && table.columns.some((c) => c.toLowerCase() === 'snapshot_id')) {
       // v2 uploads, and agents' own snapshot-scoped tables: the rows of S.
-      const k = keepTable(lower);
-      run(db, `INSERT INTO ${k} SELECT ${ident(table.rowid)} FROM main.${ident(table.name)} WHERE snapshot_id = ?`, s);
-      exported.push({ table, keep: k, rows: 0 });
+      const source = `main.${ident(table.name)}`;
+      const keep = keepTable(lower, source);
+      run(db, `INSERT INTO ${keep} SELECT ${ident(table.rowid)} FROM ${source} WHERE snapshot_id = ? ORDER BY 1`, s);
+      exported.push({ table, keep, source, rows: 0 });
     } else {
       skippedTables.push(table.name);
     }
@@ -104,57 +112,120 @@ export function buildPlan(db: Database, schema: Schema, layout: Layout, snapshot
 }
 
 function findSnapshot(db: Database, snapshotId: string): Plan['snapshot'] {
-  const rows = all(db, 'SELECT hostname, started_at, completed_at FROM main.snapshots WHERE id = ?', [snapshotId]);
+  const rows = all(db, 'SELECT id, hostname, started_at, completed_at FROM main.snapshots WHERE id = ?', [snapshotId]);
   if (rows.length === 0) {
     const count = Number(scalar(db, 'SELECT count(*) FROM main.snapshots'));
     const some = (all(db, 'SELECT id FROM main.snapshots ORDER BY started_at DESC LIMIT 3') as [string][]).map((r) => JSON.stringify(r[0]));
     throw new SnapmetaError('SNAPSHOT_NOT_FOUND', `snapshot ${JSON.stringify(snapshotId)} is not in the index` +
       (count ? ` (it has ${count} snapshot${count === 1 ? '' : 's'}, latest ${some.join(', ')})` : ' (it has no snapshots)'));
   }
-  const [hostname, startedAt, completedAt] = rows[0];
+  // The id as stored: an upload's own collation may match an id spelled differently.
+  const [id, hostname, startedAt, completedAt] = rows[0];
   if (completedAt === null) {
     throw new SnapmetaError('SNAPSHOT_INCOMPLETE', `snapshot ${JSON.stringify(snapshotId)} is still running (completed_at is NULL): export it once the backup has finished`);
   }
-  return { id: snapshotId, hostname: String(hostname), startedAt: toNumber(startedAt), completedAt: toNumber(completedAt) };
+  return { id: String(id), hostname: String(hostname), startedAt: toNumber(startedAt), completedAt: toNumber(completedAt) };
 }
 
 const toNumber = (v: unknown) => (typeof v === 'number' ? v : v === null ? null : Number(v));
 
 type Q = (name: string) => string;
 
-/** Exactly one snapshot_blobs row of S per kept blob: keep S's own, add the missing ones. */
-function backfillSnapshotBlobs(db: Database, schema: Schema, q: Q, rid: Q, L: Layout, snapshotId: string, bl: string, sb: string) {
+/**
+ * Exactly one snapshot_blobs row of S per kept blob: S's own rows, plus one
+ * for each kept blob S has none for. They are gathered in a temp table made
+ * from the upload's own CREATE TABLE, so SQLite applies the columns' defaults
+ * and constraints as it would in the upload. Returns that table.
+ */
+function backfillSnapshotBlobs(db: Database, table: SchemaTable, q: Q, rid: Q, L: Layout, snapshotId: string, bl: string): string {
+  const added = 'temp.snapmeta_snapshot_blobs';
+  checkLiteralDefaults(db, table);
+  run(db, tempClone(table.sql, added));
+  const cols = table.columns.map(ident).join(', ');
   const keptBlobKeys = `SELECT b.${ident(L.blobKey)} FROM ${bl} k JOIN ${q('blobs')} b ON b.${rid('blobs')} = k.r`;
-  run(db, `INSERT INTO ${sb} SELECT ${rid('snapshot_blobs')} FROM ${q('snapshot_blobs')}
-           WHERE snapshot_id = ? AND ${ident(L.blobRef)} IN (${keptBlobKeys})`, [snapshotId]);
-  // The rows are added to our in-memory copy so SQLite itself applies the
-  // columns' defaults; the upload's triggers are dropped first so none can run.
-  for (const trigger of schema.triggers) run(db, `DROP TRIGGER main.${ident(trigger)}`);
-  const before = scalar(db, `SELECT max(${rid('snapshot_blobs')}) FROM ${q('snapshot_blobs')}`) ?? 0;
+  // S's own rows keep their rowids; new ones are numbered as SQLite numbers them
+  // after the native pipeline's DELETEs, in blob order.
+  run(db, `INSERT INTO ${added} (${rid('snapshot_blobs')}, ${cols}) SELECT ${rid('snapshot_blobs')}, ${cols} FROM ${q('snapshot_blobs')}
+           WHERE snapshot_id = ? AND ${ident(L.blobRef)} IN (${keptBlobKeys}) ORDER BY 1`, [snapshotId]);
+  run(db, `CREATE INDEX temp.snapmeta_snapshot_blobs_ref ON snapmeta_snapshot_blobs (${ident(L.blobRef)})`);
   const withHash = L.blobRef !== 'blob_hash';
-  run(db, `INSERT INTO ${q('snapshot_blobs')} (snapshot_id, ${ident(L.blobRef)}${withHash ? ', blob_hash' : ''})
-           SELECT ?, b.${ident(L.blobKey)}${withHash ? ', b.blob_hash' : ''} FROM ${bl} k JOIN ${q('blobs')} b ON b.${rid('blobs')} = k.r
-           WHERE b.blob_hash IS NOT NULL AND NOT EXISTS (
-             SELECT 1 FROM ${q('snapshot_blobs')} x WHERE x.snapshot_id = ? AND x.${ident(L.blobRef)} = b.${ident(L.blobKey)})
-           ORDER BY k.r`, [snapshotId, snapshotId]);
-  run(db, `INSERT INTO ${sb} SELECT ${rid('snapshot_blobs')} FROM ${q('snapshot_blobs')} WHERE ${rid('snapshot_blobs')} > ?`, [before]);
+  run(db, `INSERT INTO ${added} (${rid('snapshot_blobs')}, snapshot_id, ${ident(L.blobRef)}${withHash ? ', blob_hash' : ''})
+           SELECT ${nextRowid(table, added)} + row_number() OVER (ORDER BY k.r),
+                  ?, b.${ident(L.blobKey)}${withHash ? ', b.blob_hash' : ''}
+           FROM ${bl} k JOIN ${q('blobs')} b ON b.${rid('blobs')} = k.r
+           WHERE b.blob_hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${added} x WHERE x.${ident(L.blobRef)} = b.${ident(L.blobKey)})
+           ORDER BY k.r`, [snapshotId]);
+  return added;
+}
+
+// A default SQLite can apply without running anything the upload chose.
+const LITERAL_DEFAULT = /^\(*\s*(NULL|TRUE|FALSE|CURRENT_(TIME|DATE|TIMESTAMP)|[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?|0[xX][0-9a-fA-F]+|'([^']|'')*'|[xX]'[0-9a-fA-F]*')\s*\)*$/i;
+
+/**
+ * Added snapshot_blobs rows take the other columns' defaults, so those must be
+ * literals: an expression such as zeroblob(1e9) would run with the upload's
+ * arguments.
+ */
+function checkLiteralDefaults(db: Database, table: SchemaTable): void {
+  for (const [name, dflt] of all(db, `SELECT name, dflt_value FROM main.pragma_table_info(?)`, [table.name]) as [string, string | null][]) {
+    if (dflt !== null && !LITERAL_DEFAULT.test(dflt)) {
+      throw new SnapmetaError('UNKNOWN_LAYOUT', `column ${table.name}.${name} has DEFAULT ${dflt.slice(0, 60)}, an expression: only literal defaults are accepted there`);
+    }
+  }
+}
+
+/** The rowid SQLite gives the next row of a table holding just the rows in `kept`. */
+function nextRowid(table: SchemaTable, kept: string): string {
+  const last = `coalesce((SELECT max(${ident(table.rowid!)}) FROM ${kept}), 0)`;
+  // AUTOINCREMENT never reuses a rowid the table ever had.
+  return /\bAUTOINCREMENT\b/i.test(table.sql)
+    ? `max(${last}, coalesce((SELECT seq FROM main.sqlite_sequence WHERE name = ${sqlText(table.name)}), 0))`
+    : last;
+}
+
+const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/** The upload's CREATE TABLE statement, for a temp table of another name. */
+function tempClone(createSql: string, name: string): string {
+  const head = /^CREATE\s+TABLE\s+("(?:[^"]|"")*"|\[[^\]]*\]|`(?:[^`]|``)*`|'(?:[^']|'')*'|[^\s(]+)/i.exec(createSql);
+  if (!head) throw new Error(`cannot read the table name in ${createSql.slice(0, 80)}`);
+  return `CREATE TEMP TABLE ${name.slice(5)}${createSql.slice(head[0].length)}`;
 }
 
 /** Inconsistencies in the agent's index that would hurt a restore: reported, not fatal. */
 function collectWarnings(db: Database, q: Q, rid: Q, L: Layout, snapshotId: string,
-  k: { sf: string; fileKeys: string; chunkKeys: string; bl: string }): string[] {
+  k: { sf: string; fileKeys: string; chunkKeys: string; blobKeys: string; bl: string; ch: string; chunksTable: string }): string[] {
   const warnings: string[] = [];
   const count = (sql: string, params: string[] = []) => Number(scalar(db, sql, params));
   const missingFiles = count(`SELECT count(*) FROM ${q('snapshot_files')} WHERE ${rid('snapshot_files')} IN (SELECT r FROM ${k.sf})
                               AND ${ident(L.fileRef.snapshot_files)} NOT IN (SELECT k FROM ${k.fileKeys})`);
   if (missingFiles) warnings.push(`${missingFiles} snapshot_files rows of the snapshot name files that are not in the files table`);
-  const missingChunks = count(`SELECT count(*) FROM ${k.chunkKeys} WHERE k NOT IN (SELECT chunk_hash FROM ${q('chunks')})`);
+  // With chunk_hash unique (its primary key in both layouts), every chunk found is one kept row.
+  const missingChunks = uniqueColumn(db, k.chunksTable, 'chunk_hash')
+    ? count(`SELECT count(*) FROM ${k.chunkKeys}`) - count(`SELECT count(*) FROM ${k.ch}`)
+    : count(`SELECT count(*) FROM ${k.chunkKeys} WHERE k NOT IN (SELECT chunk_hash FROM ${q('chunks')})`);
   if (missingChunks) warnings.push(`${missingChunks} chunks used by the snapshot's files are not in the chunks table`);
-  const unstored = count(`SELECT count(*) FROM ${k.chunkKeys} c WHERE NOT EXISTS (
+  // Usually every blob the kept chunks sit in exists and is finished; then a
+  // chunk is stored as soon as it has a blob_chunks row, which its index
+  // answers without reading any row.
+  const allBlobsFinished = !count(`SELECT count(*) FROM ${k.blobKeys} kb WHERE NOT EXISTS (
+      SELECT 1 FROM ${q('blobs')} b WHERE b.${ident(L.blobKey)} = kb.k AND b.blob_hash IS NOT NULL)`);
+  const unstored = count(allBlobsFinished
+    ? `SELECT count(*) FROM ${k.chunkKeys} c WHERE NOT EXISTS (SELECT 1 FROM ${q('blob_chunks')} bc WHERE bc.chunk_hash = c.k)`
+    : `SELECT count(*) FROM ${k.chunkKeys} c WHERE NOT EXISTS (
       SELECT 1 FROM ${q('blob_chunks')} bc JOIN ${q('blobs')} b ON b.${ident(L.blobKey)} = bc.${ident(L.blobRef)}
       WHERE bc.chunk_hash = c.k AND b.blob_hash IS NOT NULL)`);
   if (unstored) warnings.push(`${unstored} chunks used by the snapshot's files are in no finished blob: those files cannot be restored`);
   const unfinished = count(`SELECT count(*) FROM ${k.bl} k JOIN ${q('blobs')} b ON b.${rid('blobs')} = k.r WHERE b.blob_hash IS NULL`);
   if (unfinished) warnings.push(`${unfinished} blobs holding the snapshot's chunks have no blob_hash (unfinished)`);
   return warnings;
+}
+
+/** Whether a full, binary-collated unique index has exactly this column as its key. */
+function uniqueColumn(db: Database, table: string, column: string): boolean {
+  return Number(scalar(db, `SELECT count(*) FROM main.pragma_index_list(?) il
+    WHERE il."unique" AND NOT il.partial
+      AND (SELECT count(*) FROM main.pragma_index_xinfo(il.name) x WHERE x.key) = 1
+      AND EXISTS (SELECT 1 FROM main.pragma_index_xinfo(il.name) x
+                  WHERE x.key AND x.name = ? COLLATE NOCASE AND x.coll = 'BINARY')`, [table, column])) > 0;
 }

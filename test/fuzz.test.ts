@@ -19,28 +19,6 @@ const WORKER_SOURCE = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'
   .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./support/hostile/fuzz-worker.ts', import.meta.url).href)}); })`;
 const startWorker = (dir: string) => new Worker(WORKER_SOURCE, { eval: true, workerData: { dir } });
 
-interface KnownBug {
-  name: string;
-  pattern: RegExp;
-  /** Where the fix belongs (lib files this test's owner may not edit; see docs/reliability.md). */
-  fix: string;
-}
-
-// Failures the fuzz pass finds in the core, kept visible as TODO subtests until fixed.
-const KNOWN_BUGS: KnownBug[] = [
-  {
-    // Seen: unsupported file format, out of memory, UNIQUE constraint failed (on our temp tables).
-    name: 'a damaged index raises a plain SQLite error (retried as transient) instead of CORRUPT',
-    pattern: /^Error: (?!restore: )/,
-    fix: 'lib/export.ts toSnapmetaError: every SQLite error from the upload is CORRUPT; lib/input.ts: header bytes 18-19 must be 1 or 2',
-  },
-  {
-    name: 'a damaged index is published as an export that does not restore',
-    pattern: /^Error: restore: /,
-    fix: 'lib/export.ts: PRAGMA quick_check before pruning; lib/dump.ts: check rows dumped = rows planned, and spell non-UTF-8 text as CAST(X\'…\' AS TEXT)',
-  },
-];
-
 class FuzzWorker {
   private worker: Worker;
   private ready: Promise<void>;
@@ -111,11 +89,5 @@ test(`fuzz: damaged indexes end in a code or a restorable export (${BUDGET_MS} m
   assert.ok(outcomes.length >= 50, `only ${outcomes.length} cases ran`);
 
   const failed = outcomes.filter((o) => o.outcome === 'failed');
-  const known = (bug: KnownBug) => failed.filter((o) => bug.pattern.test(o.error ?? ''));
-  const unknown = failed.filter((o) => !KNOWN_BUGS.some((bug) => bug.pattern.test(o.error ?? '')));
-  for (const bug of KNOWN_BUGS) t.diagnostic(`${bug.name}: ${known(bug).length} cases (${pct(known(bug).length)})`);
-  assert.deepEqual(unknown, [], 'no crash, hang or unexplained error (replay one: SNAPMETA_FUZZ_SEED=<seed> SNAPMETA_FUZZ_CASES=1)');
-  for (const bug of KNOWN_BUGS) {
-    await t.test(bug.name, { todo: bug.fix }, () => assert.deepEqual(known(bug).map((o) => `seed ${o.seed}: ${o.error}`), []));
-  }
+  assert.deepEqual(failed.map((o) => `seed ${o.seed}: ${o.error}`), [], 'no crash, hang, plain error or unrestorable export (replay one: SNAPMETA_FUZZ_SEED=<seed> SNAPMETA_FUZZ_CASES=1)');
 });

@@ -210,9 +210,7 @@ describe('an upload carrying code: nothing runs, the export stays exact', () => 
     assert.equal(sqliteValue(exact.restored, "SELECT group_concat(shout || len, ',') FROM snapshot_events"), 'STARTED7,FINISHED8');
   });
 
-  it('a CHECK or a DEFAULT that trips on the rows the export adds is rejected with a code, not retried', {
-    todo: 'lib/export.ts toSnapmetaError: a SQLite error raised by the upload\'s own schema is permanent (CORRUPT); today it is a plain Error, retried to the DLQ',
-  }, async () => {
+  it('a CHECK or a DEFAULT that trips on the rows the export adds is rejected with a code, not retried', async () => {
     const { bytes, ids } = fixtures.v1;
     const check = hostileIndex(dir.path, bytes, "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = replace(sql, 'PRIMARY KEY (snapshot_id, blob_hash)', 'PRIMARY KEY (snapshot_id, blob_hash), CHECK (agent_verified = 1)') WHERE name = 'snapshot_blobs';");
     // A constant DEFAULT just over SQLite's 1 GB value limit (a smaller one would fill the memory instead).
@@ -243,9 +241,7 @@ describe('names that must not become keys', () => {
     assert.equal(existsSync(join(dir.path, 'cli', 'escaped')), false);
   });
 
-  it('a snapshot id matched only through the upload\'s own collation is the database\'s id, not the requested one', {
-    todo: 'lib/prune.ts findSnapshot: return the stored id (SELECT id, …), so processUpload\'s SNAPSHOT_MISMATCH check can fire',
-  }, async () => {
+  it('a snapshot id matched only through the upload\'s own collation is the database\'s id, not the requested one', async () => {
     const { bytes, ids } = fixtures.v1;
     const index = hostileIndex(dir.path, bytes, "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = replace(sql, 'id                TEXT PRIMARY KEY', 'id TEXT PRIMARY KEY COLLATE NOCASE') WHERE name = 'snapshots';");
     const job = await openExport(index.bytes, { snapshotId: ids.awkward.toUpperCase() });
@@ -305,7 +301,7 @@ describe('size and shape', () => {
     assert.equal(sqliteValue(exact.restored, "SELECT hex(path) FROM files WHERE path LIKE '/srv/caf%'"), '2F7372762F636166E92E747874');
   });
 
-  it('… and `snapmeta restore` restores it too', { todo: 'lib/dump.ts: spell TEXT that is not UTF-8 as CAST(X\'…\' AS TEXT), so the dump is always UTF-8' }, async () => {
+  it('… and `snapmeta restore` restores it too', async () => {
     const { bytes, ids } = fixtures.v1;
     const latin1 = "CAST(X'2F6361666527E9' AS TEXT)"; // "/cafe'\xe9"
     const index = hostileIndex(dir.path, bytes, `UPDATE files SET path = ${latin1} WHERE path = '/srv/empty';
