@@ -7,7 +7,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Context, SQSRecord } from 'aws-lambda';
 import { createExportHandler } from '../functions/export-handler.ts';
 import { DirStore } from '../lib/dir-store.ts';
 import { openExport } from '../lib/export.ts';
@@ -18,7 +17,7 @@ import type { MetadataStore } from '../lib/store.ts';
 import { sampleIndex, sampleSnapshotIds } from '../lib/sample-index.ts';
 import { QUEUE } from '../infra/settings.ts';
 import { startLocalAwsServer } from '../local/fauxqs-server.ts';
-import { s3EventRecord } from '../local/s3-event-bridge.ts';
+import { lambdaContext, objectCreatedEvent, sqsRecord } from './support/aws/sqs-record.ts';
 import { StreamLogger } from '../local/stream-logger.ts';
 import { makeKeys, tempDir, type Keys } from './support/export-helpers.ts';
 import { captureEmf } from './support/aws/emf.ts';
@@ -161,22 +160,8 @@ describe('the deadline and concurrent deliveries (the handler, invoked directly)
     logger: new StreamLogger(() => {}),
     deadlineMarginMs,
   });
-  let seq = 0;
-  const record = (key: string): SQSRecord => ({
-    messageId: `m-${++seq}`,
-    receiptHandle: `r-${seq}`,
-    body: JSON.stringify({ Records: [s3EventRecord({ eventName: 'ObjectCreated:Put', bucket: STAGING, key, size: bytes.byteLength, etag: 'x', sourceIp: '127.0.0.1' }, 'us-east-1', '01')] }),
-    attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0' },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q',
-    awsRegion: 'us-east-1',
-  });
-  const context = (remainingMs: number): Context => {
-    const deadline = Date.now() + remainingMs;
-    return { getRemainingTimeInMillis: () => deadline - Date.now(), functionName: 'f', awsRequestId: `req-${seq}` } as Context;
-  };
+  const record = (key: string) => sqsRecord(objectCreatedEvent(STAGING, key, bytes.byteLength));
+  const context = lambdaContext;
   const stage = (key: string) => direct.send(new PutObjectCommand({ Bucket: STAGING, Key: key, Body: bytes }));
 
   for (const [i, stop] of (['GET', 'PUT'] as const).entries()) {

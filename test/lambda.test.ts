@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSEvent } from 'aws-lambda';
 import { QUEUE } from '../infra/settings.ts';
 import { createExportHandler } from '../functions/export-handler.ts';
 import { loadExportConfig } from '../functions/config.ts';
@@ -20,7 +20,7 @@ import { S3MetadataStore } from '../lib/s3-store.ts';
 import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../lib/sample-index.ts';
 import { receiptKey } from '../lib/staging-key.ts';
 import { startLocalAwsServer } from '../local/fauxqs-server.ts';
-import { s3EventRecord } from '../local/s3-event-bridge.ts';
+import { lambdaContext, objectCreatedEvent, sqsRecord } from './support/aws/sqs-record.ts';
 import { StreamLogger } from '../local/stream-logger.ts';
 import { debianRestore, makeKeys, tempDir } from './support/export-helpers.ts';
 import { startHarness, waitFor, type Harness } from './support/aws/harness.ts';
@@ -337,28 +337,8 @@ describe('export handler', () => {
     return { handler, faults, s3, logs, backup, receipt };
   }
 
-  let seq = 0;
-  function sqsRecord(body: unknown): SQSRecord {
-    seq++;
-    return {
-      messageId: `m-${seq}`,
-      receiptHandle: `r-${seq}`,
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0' },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q',
-      awsRegion: 'us-east-1',
-    };
-  }
-  const objectEvent = (key: string) => ({
-    Records: [s3EventRecord({ eventName: 'ObjectCreated:Put', bucket: STAGING, key, size: 0, etag: 'x', sourceIp: '127.0.0.1' }, 'us-east-1', '01')],
-  });
-  const context = (remainingMs: number): Context => {
-    const deadline = Date.now() + remainingMs;
-    return { getRemainingTimeInMillis: () => deadline - Date.now(), functionName: 'f', awsRequestId: `req-${seq}` } as Context;
-  };
+  const objectEvent = (key: string) => objectCreatedEvent(STAGING, key);
+  const context = lambdaContext;
   async function put(key: string, body: Uint8Array) {
     const s3 = createS3Client(localConnection(server.endpoint));
     await s3.send(new PutObjectCommand({ Bucket: STAGING, Key: key, Body: body }));
