@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 
+// One update() refuses 2 GiB or more ("data is too long"): an index may be 4 GiB.
+const PIECE = 1 << 30;
+
 export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  const hash = createHash('sha256');
+  for (let off = 0; off < bytes.byteLength; off += PIECE) hash.update(bytes.subarray(off, off + PIECE));
+  return hash.digest('hex');
 }
 
 /** A pass-through stream that counts and hashes what flows through it. */
