@@ -6,7 +6,7 @@ import { DirStore } from '../lib/dir-store.ts';
 import { SnapmetaError } from '../lib/errors.ts';
 import { openExport } from '../lib/export.ts';
 import { readIndexFile } from '../lib/input.ts';
-import { publishExport, sha256Hex } from '../lib/publish.ts';
+import { publishExport } from '../lib/publish.ts';
 import { parseRecipients } from '../lib/recipients.ts';
 import { formatBytes, formatMs, progress, table } from './report.ts';
 
@@ -47,11 +47,11 @@ export async function run(argv: string[]): Promise<number> {
 
   const path = positionals[0];
   const t0 = performance.now();
-  const input = await readIndexFile(path).catch((err: NodeJS.ErrnoException) => {
+  const { bytes: input, sha256 } = await readIndexFile(path).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT' || err.code === 'EISDIR' || err.code === 'EACCES') throw new SnapmetaError('BAD_ARGUMENT', `cannot read ${path}: ${err.code}`);
     throw err;
   });
-  const source = { sha256: sha256Hex(input), size: input.byteLength };
+  const source = { sha256, size: input.byteLength };
   const read = performance.now() - t0;
 
   const job = await openExport(input, { snapshotId: values.snapshot });

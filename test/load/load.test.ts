@@ -189,7 +189,7 @@ test('load: one snapshot of ~1.8 million rows through the core, timed', { timeou
     sqlite(path, sampleIndexSql(opts));
     const buildMs = performance.now() - t0;
     const keys = await makeKeys(dir.path);
-    const bytes = await readIndexFile(path);
+    const { bytes } = await readIndexFile(path);
     const source = { sha256: sha256Hex(bytes), size: bytes.byteLength };
     t0 = performance.now();
     const job = await openExport(bytes, { snapshotId: sampleSnapshotIds(opts)[1] });
