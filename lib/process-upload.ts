@@ -10,9 +10,9 @@ import {
   type HeadObjectCommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
 import { SnapmetaError, isSnapmetaError, type ErrorCode } from './errors.ts';
 import { openExport } from './export.ts';
-import { sha256Hex } from './hash.ts';
 import { publishExport, type PublishResult } from './publish.ts';
 import { S3MetadataStore, isConditionFailed, isNotFound } from './s3-store.ts';
 import { decodeEventKey, parseStagingKey, receiptKey, type StagingKey } from './staging-key.ts';
@@ -134,9 +134,10 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
     }
 
     const t = performance.now();
-    const bytes = await download(s3, ref.bucket, source.key, head, signal);
-    if (!bytes) return { status: 'gone', key: source.key };
-    source.sha256 = sha256Hex(bytes);
+    const downloaded = await download(s3, ref.bucket, source.key, head, signal);
+    if (!downloaded) return { status: 'gone', key: source.key };
+    const { bytes } = downloaded;
+    source.sha256 = downloaded.sha256;
     timings.download = performance.now() - t;
 
     const job = await openExport(bytes, { snapshotId: staged.snapshotId, maxIndexBytes: config.maxIndexBytes });
@@ -232,7 +233,7 @@ function describeSource(head: HeadObjectCommandOutput): Partial<Receipt['source'
  * grows), pinned to the version we checked the size of: if the object is
  * replaced meanwhile, If-Match fails and the message is simply retried.
  */
-async function download(s3: S3Client, bucket: string, key: string, head: HeadObjectCommandOutput, signal?: AbortSignal): Promise<Buffer | undefined> {
+async function download(s3: S3Client, bucket: string, key: string, head: HeadObjectCommandOutput, signal?: AbortSignal): Promise<{ bytes: Buffer; sha256: string } | undefined> {
   const size = head.ContentLength ?? 0;
   let out;
   try {
@@ -243,14 +244,17 @@ async function download(s3: S3Client, bucket: string, key: string, head: HeadObj
     throw err;
   }
   const buf = Buffer.allocUnsafe(size);
+  // Hashed as it arrives, rather than in a second pass over the whole index.
+  const hash = createHash('sha256');
   let offset = 0;
   for await (const chunk of out.Body as AsyncIterable<Uint8Array>) {
     if (offset + chunk.byteLength > size) throw new Error(`${key} is longer than the ${size} bytes its HEAD announced`);
     buf.set(chunk, offset);
+    hash.update(chunk);
     offset += chunk.byteLength;
   }
   if (offset !== size) throw new Error(`${key} ended after ${offset} of ${size} bytes`);
-  return buf;
+  return { bytes: buf, sha256: hash.digest('hex') };
 }
 
 async function putReceipt(s3: S3Client, bucket: string, key: string, receipt: Receipt, signal?: AbortSignal): Promise<void> {

@@ -6,7 +6,7 @@ import { SnapmetaError } from './errors.ts';
 import { digestTap } from './hash.ts';
 import type { Manifest } from './manifest.ts';
 import { StatementSplitter } from './sql-split.ts';
-import { all, loadSqlJs, type Database } from './sqljs.ts';
+import { all, isCorruptionMessage, loadSqlJs, type Database } from './sqljs.ts';
 import { decompressAll, nextFrame, ZstdFormatError } from './zstd.ts';
 
 export interface RestoreResult {
@@ -91,7 +91,7 @@ export async function restoreExport(opts: {
     return { path: opts.to, format: manifest.db.format, rows, integrity: 'ok' };
   } catch (err) {
     if (err instanceof ZstdFormatError) throw new SnapmetaError('CORRUPT', `db.zst.age does not hold a zstd stream: ${err.message}`);
-    if (err instanceof Error && /malformed|not a database/i.test(err.message)) throw new SnapmetaError('CORRUPT', `restored database is damaged: ${err.message}`);
+    if (err instanceof Error && isCorruptionMessage(err.message)) throw new SnapmetaError('CORRUPT', `restored database is damaged: ${err.message}`);
     throw err;
   } finally {
     db?.close();
