@@ -10,7 +10,6 @@ import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { LOCAL_NAMES, QUEUE } from '../infra/settings.ts';
 import { SnapmetaError } from '../lib/errors.ts';
-import type { Receipt } from '../lib/process-upload.ts';
 import { parseRecipients } from '../lib/recipients.ts';
 import { createS3Client, localConnection } from '../lib/s3-client.ts';
 import { S3MetadataStore } from '../lib/s3-store.ts';

@@ -80,7 +80,7 @@ export function buildPlan(db: Database, schema: Schema, layout: Layout, snapshot
   const bl = keepTable('blobs');
   run(db, `INSERT INTO ${bl} SELECT ${rid('blobs')} FROM ${q('blobs')} WHERE ${col(L.blobKey)} IN (SELECT k FROM ${blobKeys}) ORDER BY 1`);
 
-  const warnings = collectWarnings(db, q, rid, L, snapshotId,
+  const warnings = collectWarnings(db, q, rid, L,
     { sf, fileKeys, chunkKeys, blobKeys, bl, ch, chunksTable: findTable(schema, 'chunks')!.name });
   const added = backfillSnapshotBlobs(db, findTable(schema, 'snapshot_blobs')!, q, rid, L, snapshotId, bl);
   run(db, `INSERT INTO ${keepTable('snapshot_blobs', added)} SELECT ${rid('snapshot_blobs')} FROM ${added} ORDER BY 1`);
@@ -193,7 +193,7 @@ function tempClone(createSql: string, name: string): string {
 }
 
 /** Inconsistencies in the agent's index that would hurt a restore: reported, not fatal. */
-function collectWarnings(db: Database, q: Q, rid: Q, L: Layout, snapshotId: string,
+function collectWarnings(db: Database, q: Q, rid: Q, L: Layout,
   k: { sf: string; fileKeys: string; chunkKeys: string; blobKeys: string; bl: string; ch: string; chunksTable: string }): string[] {
   const warnings: string[] = [];
   const count = (sql: string, params: string[] = []) => Number(scalar(db, sql, params));
