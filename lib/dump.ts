@@ -3,6 +3,7 @@
 // SQLite renders every literal with quote(), so 64-bit integers, reals, text
 // and blobs keep their exact values and storage classes.
 import { SnapmetaError } from './errors.ts';
+import { DAMAGED, uniqueIndexProbes } from './index-agreement.ts';
 import type { Plan } from './prune.ts';
 import { all, ident, type Database, type SqlValue, type Statement } from './sqljs.ts';
 
@@ -33,8 +34,10 @@ export function* dumpSql(db: Database, plan: Plan, onRows?: (p: DumpProgress) =>
     const line = `'INSERT INTO ' || ${sqlString(target)} || ' VALUES(' || ${values || "''"} || ');'`;
     // Keyset paging over the kept rowids; the next start travels as text so
     // rowids beyond 2^53 stay exact (SQLite converts it back to an integer).
-    // Either join order visits the rows by rowid, so group_concat needs no
-    // ORDER BY (sorting each batch cost a third of the dump).
+    // The kept rowids drive (CROSS JOIN: SQLite keeps that order), so each one
+    // is one seek and a damaged page that repeats a cell cannot repeat a row;
+    // the rows come by rowid, so group_concat needs no ORDER BY (sorting each
+    // batch cost a third of the dump).
     // The sqlite3 shell drops a CR at the end of each input line, even inside a
     // string literal, so CRs are spelled char(13) outside the quotes. Only a
     // quoted text value can hold one, so one replace() per batch does it.
@@ -44,10 +47,13 @@ export function* dumpSql(db: Database, plan: Plan, onRows?: (p: DumpProgress) =>
     const notNull = (all(db, `SELECT name FROM pragma_table_xinfo(?, 'main') WHERE "notnull" AND hidden = 0`, [table.name]) as [string][])
       .map(([c]) => `t.${ident(c)} IS NULL`);
     const nulls = notNull.length ? `sum(${notNull.join(' OR ')})` : '0';
+    // Rows that disagree with a unique index, counted in the same pass. A temp
+    // source was filled through its own constraints, which SQLite enforced.
+    const probes = source.startsWith('temp.') ? [] : uniqueIndexProbes(db, table, source);
     const select = (value: string) => db.prepare(
-      `SELECT CAST(max(k.r) + 1 AS TEXT), count(*), ${value}, ${nulls}
+      `SELECT CAST(max(k.r) + 1 AS TEXT), count(*), ${value}, ${nulls}${probes.map((p) => `, sum(${p.sql})`).join('')}
        FROM (SELECT r FROM ${keep} WHERE r >= ? ORDER BY r LIMIT ${ROWS_PER_BATCH}) k
-       JOIN ${source} t ON t.${ident(table.rowid!)} = k.r`,
+       CROSS JOIN ${source} AS t NOT INDEXED ON t.${ident(table.rowid!)} = k.r`,
     );
     // sql.js copies a BLOB out of WASM memory byte by byte, but text through
     // TextDecoder, three times faster. SQLite's TEXT may hold invalid UTF-8
@@ -64,9 +70,13 @@ export function* dumpSql(db: Database, plan: Plan, onRows?: (p: DumpProgress) =>
       let from = '-9223372036854775808';
       let done = 0;
       while (done < rows) {
-        const [next, count, text, nullCount] = step(asText, from);
+        const [next, count, text, nullCount, ...astray] = step(asText, from);
         if (!count) break;
         if (nullCount) throw new SnapmetaError('CORRUPT', `table ${table.name} has a NULL in a NOT NULL column: the index database is damaged`);
+        const off = astray.findIndex((n) => n);
+        if (off >= 0) {
+          throw new SnapmetaError('CORRUPT', `table ${table.name} disagrees with its unique index ${probes[off].index}: a damaged page changed a row or its index entry: ${DAMAGED}`);
+        }
         const bytes = encoder.encode((text as string).includes('\uFFFD') ? (step(asHex, from)[2] as string) : (text as string));
         from = next as string;
         done += count as number;

@@ -5,7 +5,8 @@
 // none of its triggers runs and sql.js never has to grow (copy) its file.
 import { SnapmetaError } from './errors.ts';
 import { findTable, type Layout, type Schema, type SchemaTable } from './layout.ts';
-import { all, ident, run, scalar, type Database } from './sqljs.ts';
+import { checkSelections, type Selection } from './index-agreement.ts';
+import { all, ident, run, scalar, type Database, type SqlValue } from './sqljs.ts';
 
 export interface KeptTable {
   table: SchemaTable;
@@ -51,38 +52,47 @@ export function buildPlan(db: Database, schema: Schema, layout: Layout, snapshot
   const s = [snapshotId];
   const L = layout;
   const col = ident;
+  // Each set is found through the upload's indexes, then counted again from
+  // its table alone (checkSelections): a damaged index entry cannot drop a row.
+  const selections: Selection[] = [];
+  const select = (name: string, where: string, params: SqlValue[] = []) => {
+    const keep = keepTable(name);
+    run(db, `INSERT INTO ${keep} SELECT ${rid(name)} FROM ${q(name)} WHERE ${where} ORDER BY 1`, params);
+    selections.push({ table: findTable(schema, name)!.name, found: db.getRowsModified(), from: q(name), where, params });
+    return keep;
+  };
+  // A key set read from the kept rows themselves: NOT INDEXED, or SQLite may
+  // read the column from a covering index, whose copy can be the damaged one.
+  const keysOf = (set: string, name: string, column: string, kept: string) =>
+    run(db, `INSERT OR IGNORE INTO ${keySet(set)} SELECT ${col(column)} FROM ${q(name)} NOT INDEXED WHERE ${rid(name)} IN (SELECT r FROM ${kept}) ORDER BY 1`);
 
-  run(db, `INSERT INTO ${keepTable('snapshots')} SELECT ${rid('snapshots')} FROM ${q('snapshots')} WHERE id = ? ORDER BY 1`, s);
-  const sf = keepTable('snapshot_files');
-  run(db, `INSERT INTO ${sf} SELECT ${rid('snapshot_files')} FROM ${q('snapshot_files')} WHERE snapshot_id = ? ORDER BY 1`, s);
+  select('snapshots', 'id = ?', s);
+  const sf = select('snapshot_files', 'snapshot_id = ?', s);
 
   // Files of S that exist; their keys drive every file-keyed table.
-  const fileKeys = keySet('k_file');
-  run(db, `INSERT OR IGNORE INTO ${fileKeys} SELECT ${col(L.fileKey)} FROM ${q('files')}
-           WHERE ${col(L.fileKey)} IN (SELECT ${col(L.fileRef.snapshot_files)} FROM ${q('snapshot_files')} WHERE snapshot_id = ?) ORDER BY 1`, s);
-  run(db, `INSERT INTO ${keepTable('files')} SELECT ${rid('files')} FROM ${q('files')} WHERE ${col(L.fileKey)} IN (SELECT k FROM ${fileKeys}) ORDER BY 1`);
-  const fc = keepTable('file_chunks');
-  run(db, `INSERT INTO ${fc} SELECT ${rid('file_chunks')} FROM ${q('file_chunks')} WHERE ${col(L.fileRef.file_chunks)} IN (SELECT k FROM ${fileKeys}) ORDER BY 1`);
-  run(db, `INSERT INTO ${keepTable('chunk_files')} SELECT ${rid('chunk_files')} FROM ${q('chunk_files')} WHERE ${col(L.fileRef.chunk_files)} IN (SELECT k FROM ${fileKeys}) ORDER BY 1`);
+  keysOf('k_named', 'snapshot_files', L.fileRef.snapshot_files, sf);
+  const fl = select('files', `${col(L.fileKey)} IN (SELECT k FROM temp.k_named)`);
+  keysOf('k_file', 'files', L.fileKey, fl);
+  const fileKeys = 'temp.k_file';
+  const fc = select('file_chunks', `${col(L.fileRef.file_chunks)} IN (SELECT k FROM ${fileKeys})`);
+  select('chunk_files', `${col(L.fileRef.chunk_files)} IN (SELECT k FROM ${fileKeys})`);
 
   // Chunks referenced by the kept file_chunks, and every blob_chunks row of them.
-  const chunkKeys = keySet('k_chunk');
-  run(db, `INSERT OR IGNORE INTO ${chunkKeys} SELECT chunk_hash FROM ${q('file_chunks')} WHERE ${rid('file_chunks')} IN (SELECT r FROM ${fc}) ORDER BY 1`);
-  const ch = keepTable('chunks');
-  run(db, `INSERT INTO ${ch} SELECT ${rid('chunks')} FROM ${q('chunks')} WHERE chunk_hash IN (SELECT k FROM ${chunkKeys}) ORDER BY 1`);
-  const bc = keepTable('blob_chunks');
-  run(db, `INSERT INTO ${bc} SELECT ${rid('blob_chunks')} FROM ${q('blob_chunks')} WHERE chunk_hash IN (SELECT k FROM ${chunkKeys}) ORDER BY 1`);
+  keysOf('k_chunk', 'file_chunks', 'chunk_hash', fc);
+  const chunkKeys = 'temp.k_chunk';
+  const ch = select('chunks', `chunk_hash IN (SELECT k FROM ${chunkKeys})`);
+  const bc = select('blob_chunks', `chunk_hash IN (SELECT k FROM ${chunkKeys})`);
 
   // Blobs from chunk reachability, never from snapshot_blobs: a fully
   // deduplicated snapshot uploaded no blobs yet needs older ones to restore.
-  const blobKeys = keySet('k_blob');
-  run(db, `INSERT OR IGNORE INTO ${blobKeys} SELECT ${col(L.blobRef)} FROM ${q('blob_chunks')} WHERE ${rid('blob_chunks')} IN (SELECT r FROM ${bc}) ORDER BY 1`);
-  const bl = keepTable('blobs');
-  run(db, `INSERT INTO ${bl} SELECT ${rid('blobs')} FROM ${q('blobs')} WHERE ${col(L.blobKey)} IN (SELECT k FROM ${blobKeys}) ORDER BY 1`);
+  keysOf('k_blob', 'blob_chunks', L.blobRef, bc);
+  const blobKeys = 'temp.k_blob';
+  const bl = select('blobs', `${col(L.blobKey)} IN (SELECT k FROM ${blobKeys})`);
 
   const warnings = collectWarnings(db, q, rid, L,
     { sf, fileKeys, chunkKeys, blobKeys, bl, ch, chunksTable: findTable(schema, 'chunks')!.name });
-  const added = backfillSnapshotBlobs(db, findTable(schema, 'snapshot_blobs')!, q, rid, L, snapshotId, bl);
+  const { added, own } = backfillSnapshotBlobs(db, findTable(schema, 'snapshot_blobs')!, q, rid, L, snapshotId, bl);
+  selections.push(own);
   run(db, `INSERT INTO ${keepTable('snapshot_blobs', added)} SELECT ${rid('snapshot_blobs')} FROM ${added} ORDER BY 1`);
 
   const exported: KeptTable[] = [];
@@ -95,14 +105,12 @@ export function buildPlan(db: Database, schema: Schema, layout: Layout, snapshot
     } else if (!SPECIAL.has(lower) && !table.virtual && table.rowid && !lower.startsWith('sqlite_')
       && table.columns.some((c) => c.toLowerCase() === 'snapshot_id')) {
       // v2 uploads, and agents' own snapshot-scoped tables: the rows of S.
-      const source = `main.${ident(table.name)}`;
-      const keep = keepTable(lower, source);
-      run(db, `INSERT INTO ${keep} SELECT ${ident(table.rowid)} FROM ${source} WHERE snapshot_id = ? ORDER BY 1`, s);
-      exported.push({ table, keep, source, rows: 0 });
+      exported.push({ table, keep: select(lower, 'snapshot_id = ?', s), source: q(lower), rows: 0 });
     } else {
       skippedTables.push(table.name);
     }
   }
+  checkSelections(db, selections);
   for (const t of exported) t.rows = Number(scalar(db, `SELECT count(*) FROM ${t.keep}`));
 
   const blobs = (all(db, `SELECT DISTINCT CAST(b.blob_hash AS TEXT) FROM ${bl} k JOIN ${q('blobs')} b ON b.${rid('blobs')} = k.r
@@ -135,9 +143,10 @@ type Q = (name: string) => string;
  * Exactly one snapshot_blobs row of S per kept blob: S's own rows, plus one
  * for each kept blob S has none for. They are gathered in a temp table made
  * from the upload's own CREATE TABLE, so SQLite applies the columns' defaults
- * and constraints as it would in the upload. Returns that table.
+ * and constraints as it would in the upload. Returns that table, and how S's
+ * own rows were selected.
  */
-function backfillSnapshotBlobs(db: Database, table: SchemaTable, q: Q, rid: Q, L: Layout, snapshotId: string, bl: string): string {
+function backfillSnapshotBlobs(db: Database, table: SchemaTable, q: Q, rid: Q, L: Layout, snapshotId: string, bl: string): { added: string; own: Selection } {
   const added = 'temp.snapmeta_snapshot_blobs';
   checkLiteralDefaults(db, table);
   run(db, tempClone(table.sql, added));
@@ -145,8 +154,10 @@ function backfillSnapshotBlobs(db: Database, table: SchemaTable, q: Q, rid: Q, L
   const keptBlobKeys = `SELECT b.${ident(L.blobKey)} FROM ${bl} k JOIN ${q('blobs')} b ON b.${rid('blobs')} = k.r`;
   // S's own rows keep their rowids; new ones are numbered as SQLite numbers them
   // after the native pipeline's DELETEs, in blob order.
+  const where = `snapshot_id = ? AND ${ident(L.blobRef)} IN (${keptBlobKeys})`;
   run(db, `INSERT INTO ${added} (${rid('snapshot_blobs')}, ${cols}) SELECT ${rid('snapshot_blobs')}, ${cols} FROM ${q('snapshot_blobs')}
-           WHERE snapshot_id = ? AND ${ident(L.blobRef)} IN (${keptBlobKeys}) ORDER BY 1`, [snapshotId]);
+           WHERE ${where} ORDER BY 1`, [snapshotId]);
+  const own: Selection = { table: table.name, found: db.getRowsModified(), from: q('snapshot_blobs'), where, params: [snapshotId] };
   run(db, `CREATE INDEX temp.snapmeta_snapshot_blobs_ref ON snapmeta_snapshot_blobs (${ident(L.blobRef)})`);
   const withHash = L.blobRef !== 'blob_hash';
   run(db, `INSERT INTO ${added} (${rid('snapshot_blobs')}, snapshot_id, ${ident(L.blobRef)}${withHash ? ', blob_hash' : ''})
@@ -155,7 +166,7 @@ function backfillSnapshotBlobs(db: Database, table: SchemaTable, q: Q, rid: Q, L
            FROM ${bl} k JOIN ${q('blobs')} b ON b.${rid('blobs')} = k.r
            WHERE b.blob_hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${added} x WHERE x.${ident(L.blobRef)} = b.${ident(L.blobKey)})
            ORDER BY k.r`, [snapshotId]);
-  return added;
+  return { added, own };
 }
 
 // A default SQLite can apply without running anything the upload chose.

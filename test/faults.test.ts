@@ -6,6 +6,8 @@
 // its export is safe (both checked at the moment of the request).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createExportHandler } from '../functions/export-handler.ts';
 import { DirStore } from '../lib/dir-store.ts';
@@ -201,9 +203,7 @@ describe('the deadline and concurrent deliveries (the handler, invoked directly)
     console.log(`# concurrent deliveries: 3 at once, ${failed} failed and retried, ${attempts} database write attempts, 1 stored`);
   });
 
-  it('the CLI resumes an export whose manifest write never happened (same source)', {
-    todo: 'lib/dir-store.ts keeps no metadata, so publish cannot tell its own orphaned database from another upload\'s (ALREADY_PUBLISHED today)',
-  }, async () => {
+  it('the CLI resumes an export whose manifest write never happened (same source)', async () => {
     const store = new DirStore(dir.path);
     const source = { sha256: sha256Hex(bytes), size: bytes.byteLength };
     // A crashed first attempt: the database is there, the manifest is not.
@@ -222,5 +222,39 @@ describe('the deadline and concurrent deliveries (the handler, invoked directly)
     } finally {
       job.close();
     }
+  });
+});
+
+describe('DirStore metadata sidecars', () => {
+  let dir: ReturnType<typeof tempDir>;
+  before(() => {
+    dir = tempDir('snapmeta-dirstore-');
+  });
+  after(() => dir.remove());
+
+  it('a concurrent loser of the link leaves the winner\'s sidecar alone', async () => {
+    const store = new DirStore(dir.path);
+    const key = 'metadata/race/db.zst.age';
+    const put = (n: number) => store.putIfAbsent(key, new Uint8Array([n]), { contentType: 'x', metadata: { 'source-sha256': `s${n}` } });
+    assert.equal(await put(1), 'written');
+    assert.equal(await put(2), 'exists');
+    assert.deepEqual(await store.head(key), { size: 1, metadata: { 'source-sha256': 's1' } });
+    // Both runs at once: exactly one wins, and the sidecar is the winner's.
+    const key2 = 'metadata/race2/db.zst.age';
+    const outcomes = await Promise.all([1, 2].map((n) => store.putIfAbsent(key2, new Uint8Array([n]), { contentType: 'x', metadata: { 'source-sha256': `s${n}` } })));
+    assert.deepEqual([...outcomes].sort(), ['exists', 'written']);
+    const winner = (await store.get(key2))![0];
+    assert.equal((await store.head(key2))?.metadata['source-sha256'], `s${winner}`);
+    assert.deepEqual(readdirSync(join(dir.path, 'metadata', 'race2')).sort(), ['.db.zst.age.meta.json', 'db.zst.age'], 'no temp files left');
+  });
+
+  it('an object without a sidecar (a crash after the link, or an older version) or with a broken one has metadata {}', async () => {
+    const store = new DirStore(dir.path);
+    mkdirSync(join(dir.path, 'metadata', 'old'), { recursive: true });
+    writeFileSync(join(dir.path, 'metadata', 'old', 'db.zst.age'), new Uint8Array(3));
+    assert.deepEqual(await store.head('metadata/old/db.zst.age'), { size: 3, metadata: {} });
+    writeFileSync(store.sidecarPath('metadata/old/db.zst.age'), '{"metadata": {"source-sha');
+    assert.deepEqual(await store.head('metadata/old/db.zst.age'), { size: 3, metadata: {} });
+    assert.equal(await store.head('metadata/old/missing'), undefined);
   });
 });

@@ -1,0 +1,72 @@
+// Whether the upload's indexes agree with its tables, for the rows exported.
+// SQLite keeps no page checksums: a damaged page (an overflow page of a long
+// path, a record rewritten in place) reads as other values, and SQLite only
+// notices when a table and its index disagree. The pruning finds rows through
+// the indexes, so each selection is counted again from its table alone, and
+// the dump checks every kept row against its table's unique indexes, which
+// hold every key the pruning follows (ids, paths, chunk and blob hashes): a
+// damaged row could otherwise carry other values into the export or, as a
+// duplicate key, stop the restore at CREATE UNIQUE INDEX. PRAGMA
+// integrity_check sees this and more, for every row and index of the upload,
+// at about the cost of the export again (more than that from 500 MB up).
+import { SnapmetaError } from './errors.ts';
+import type { SchemaTable } from './layout.ts';
+import { all, ident, scalar, type Database, type SqlValue } from './sqljs.ts';
+
+/** What a damaged-index error adds: where an operator finds the damage. */
+export const DAMAGED = "the index database is damaged (PRAGMA integrity_check on the agent's copy shows where)";
+
+export interface IndexProbe {
+  index: string;
+  /** 1 when row `t`, asked for by rowid `k.r`, is not in the index under that rowid, else 0. */
+  sql: string;
+}
+
+/**
+ * One probe per full (not partial), column-keyed unique index of `table`,
+ * evaluated against a row aliased `t` of `source` (a main-schema table: the
+ * indexes are its own), read by rowid `k.r`. The rowid asked for, not the one
+ * read: a damaged page can answer a seek with another row's cell.
+ * Expression and partial indexes are not probed.
+ */
+export function uniqueIndexProbes(db: Database, table: SchemaTable, source: string): IndexProbe[] {
+  if (!table.rowid) return [];
+  const probes: IndexProbe[] = [];
+  const indexes = all(db, `SELECT name FROM main.pragma_index_list(?) WHERE "unique" AND NOT partial ORDER BY name`, [table.name]) as [string][];
+  for (const [index] of indexes) {
+    const keys = all(db, `SELECT cid, name, coll FROM main.pragma_index_xinfo(?) WHERE key ORDER BY seqno`, [index]) as [number, string, string][];
+    if (keys.length === 0 || keys.some(([cid]) => cid < 0)) continue;
+    // IS, not =: a unique index may hold many NULLs. Each comparison takes the
+    // index's own collation, so the probe is a seek, not a scan.
+    const match = keys.map(([, c, coll]) => `x.${ident(c)} IS t.${ident(c)} COLLATE ${ident(coll)}`).join(' AND ');
+    probes.push({
+      index,
+      sql: `NOT EXISTS (SELECT 1 FROM ${source} AS x INDEXED BY ${ident(index)} WHERE ${match} AND x.${ident(table.rowid)} = k.r)`,
+    });
+  }
+  return probes;
+}
+
+/** Rows of a table found through the upload's indexes, and the WHERE that found them. */
+export interface Selection {
+  table: string;
+  found: number;
+  /** The table, schema-qualified. */
+  from: string;
+  where: string;
+  params: SqlValue[];
+}
+
+/**
+ * Counts each selection again from its table alone (NOT INDEXED: every row
+ * read, the keys probed in our own temp sets). A damaged index entry that
+ * hid a row, or pointed at one, makes the two disagree.
+ */
+export function checkSelections(db: Database, selections: Selection[]): void {
+  for (const { table, found, from, where, params } of selections) {
+    const held = Number(scalar(db, `SELECT count(*) FROM ${from} NOT INDEXED WHERE ${where}`, params));
+    if (held !== found) {
+      throw new SnapmetaError('CORRUPT', `table ${table}: its indexes find ${found} rows of the snapshot where the table holds ${held}: ${DAMAGED}`);
+    }
+  }
+}
