@@ -26,7 +26,7 @@ export function* dumpSql(db: Database, plan: Plan, onRows?: (p: DumpProgress) =>
   const rowsTotal = plan.tables.reduce((sum, t) => sum + t.rows, 0);
   let rowsDone = 0;
   yield encoder.encode(HEADER);
-  for (const { table, source, keep, rows } of plan.tables) {
+  for (const { table, source, keep, key, rows } of plan.tables) {
     yield encoder.encode(`${table.sql};\n`);
     if (rows === 0) continue;
     const target = bareName(table.name) + (table.hasGenerated ? `(${table.columns.map(ident).join(',')})` : '');
@@ -49,7 +49,7 @@ export function* dumpSql(db: Database, plan: Plan, onRows?: (p: DumpProgress) =>
     const nulls = notNull.length ? `sum(${notNull.join(' OR ')})` : '0';
     // Rows that disagree with a unique index, counted in the same pass. A temp
     // source was filled through its own constraints, which SQLite enforced.
-    const probes = source.startsWith('temp.') ? [] : uniqueIndexProbes(db, table, source);
+    const probes = source.startsWith('temp.') ? [] : uniqueIndexProbes(db, table, source, key);
     const select = (value: string) => db.prepare(
       `SELECT CAST(max(k.r) + 1 AS TEXT), count(*), ${value}, ${nulls}${probes.map((p) => `, sum(${p.sql})`).join('')}
        FROM (SELECT r FROM ${keep} WHERE r >= ? ORDER BY r LIMIT ${ROWS_PER_BATCH}) k

@@ -14,6 +14,8 @@ export interface KeptTable {
   source: string;
   /** Temp table of the kept rowids of source, in the order they are dumped. */
   keep: string;
+  /** The column the rows were selected on, counted again from the table (checkSelections). */
+  key?: string;
   rows: number;
 }
 
@@ -35,14 +37,14 @@ export function buildPlan(db: Database, schema: Schema, layout: Layout, snapshot
   const snapshot = findSnapshot(db, snapshotId);
   const q = (name: string) => `main.${ident(findTable(schema, name)!.name)}`;
   const rid = (name: string) => ident(findTable(schema, name)!.rowid!);
-  const keepOf = new Map<string, { keep: string; source: string }>();
+  const keepOf = new Map<string, { keep: string; source: string; key?: string }>();
   let n = 0;
   // Every set is filled from a SELECT sorted on its key: SQLite then appends to
   // the b-tree instead of inserting at random.
-  const keepTable = (name: string, source = q(name)) => {
+  const keepTable = (name: string, source = q(name), key?: string) => {
     const keep = `temp.keep_${n++}`;
     run(db, `CREATE TEMP TABLE ${keep.slice(5)}(r INTEGER PRIMARY KEY)`);
-    keepOf.set(name, { keep, source });
+    keepOf.set(name, { keep, source, key });
     return keep;
   };
   const keySet = (name: string) => {
@@ -55,8 +57,9 @@ export function buildPlan(db: Database, schema: Schema, layout: Layout, snapshot
   // Each set is found through the upload's indexes, then counted again from
   // its table alone (checkSelections): a damaged index entry cannot drop a row.
   const selections: Selection[] = [];
-  const select = (name: string, where: string, params: SqlValue[] = []) => {
-    const keep = keepTable(name);
+  const select = (name: string, key: string, condition: string, params: SqlValue[] = []) => {
+    const keep = keepTable(name, q(name), key);
+    const where = `${col(key)} ${condition}`;
     run(db, `INSERT INTO ${keep} SELECT ${rid(name)} FROM ${q(name)} WHERE ${where} ORDER BY 1`, params);
     selections.push({ table: findTable(schema, name)!.name, found: db.getRowsModified(), from: q(name), where, params });
     return keep;
@@ -66,28 +69,28 @@ export function buildPlan(db: Database, schema: Schema, layout: Layout, snapshot
   const keysOf = (set: string, name: string, column: string, kept: string) =>
     run(db, `INSERT OR IGNORE INTO ${keySet(set)} SELECT ${col(column)} FROM ${q(name)} NOT INDEXED WHERE ${rid(name)} IN (SELECT r FROM ${kept}) ORDER BY 1`);
 
-  select('snapshots', 'id = ?', s);
-  const sf = select('snapshot_files', 'snapshot_id = ?', s);
+  select('snapshots', 'id', '= ?', s);
+  const sf = select('snapshot_files', 'snapshot_id', '= ?', s);
 
   // Files of S that exist; their keys drive every file-keyed table.
   keysOf('k_named', 'snapshot_files', L.fileRef.snapshot_files, sf);
-  const fl = select('files', `${col(L.fileKey)} IN (SELECT k FROM temp.k_named)`);
+  const fl = select('files', L.fileKey, 'IN (SELECT k FROM temp.k_named)');
   keysOf('k_file', 'files', L.fileKey, fl);
   const fileKeys = 'temp.k_file';
-  const fc = select('file_chunks', `${col(L.fileRef.file_chunks)} IN (SELECT k FROM ${fileKeys})`);
-  select('chunk_files', `${col(L.fileRef.chunk_files)} IN (SELECT k FROM ${fileKeys})`);
+  const fc = select('file_chunks', L.fileRef.file_chunks, `IN (SELECT k FROM ${fileKeys})`);
+  select('chunk_files', L.fileRef.chunk_files, `IN (SELECT k FROM ${fileKeys})`);
 
   // Chunks referenced by the kept file_chunks, and every blob_chunks row of them.
   keysOf('k_chunk', 'file_chunks', 'chunk_hash', fc);
   const chunkKeys = 'temp.k_chunk';
-  const ch = select('chunks', `chunk_hash IN (SELECT k FROM ${chunkKeys})`);
-  const bc = select('blob_chunks', `chunk_hash IN (SELECT k FROM ${chunkKeys})`);
+  const ch = select('chunks', 'chunk_hash', `IN (SELECT k FROM ${chunkKeys})`);
+  const bc = select('blob_chunks', 'chunk_hash', `IN (SELECT k FROM ${chunkKeys})`);
 
   // Blobs from chunk reachability, never from snapshot_blobs: a fully
   // deduplicated snapshot uploaded no blobs yet needs older ones to restore.
   keysOf('k_blob', 'blob_chunks', L.blobRef, bc);
   const blobKeys = 'temp.k_blob';
-  const bl = select('blobs', `${col(L.blobKey)} IN (SELECT k FROM ${blobKeys})`);
+  const bl = select('blobs', L.blobKey, `IN (SELECT k FROM ${blobKeys})`);
 
   const warnings = collectWarnings(db, q, rid, L,
     { sf, fileKeys, chunkKeys, blobKeys, bl, ch, chunksTable: findTable(schema, 'chunks')!.name });
@@ -105,7 +108,7 @@ export function buildPlan(db: Database, schema: Schema, layout: Layout, snapshot
     } else if (!SPECIAL.has(lower) && !table.virtual && table.rowid && !lower.startsWith('sqlite_')
       && table.columns.some((c) => c.toLowerCase() === 'snapshot_id')) {
       // v2 uploads, and agents' own snapshot-scoped tables: the rows of S.
-      exported.push({ table, keep: select(lower, 'snapshot_id = ?', s), source: q(lower), rows: 0 });
+      exported.push({ table, keep: select(lower, 'snapshot_id', '= ?', s), source: q(lower), key: 'snapshot_id', rows: 0 });
     } else {
       skippedTables.push(table.name);
     }
