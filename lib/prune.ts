@@ -1,5 +1,6 @@
 // Pruning to one snapshot without deleting anything: the rows to keep are
-// collected once, as rowid sets in temp tables, through indexed lookups; the
+// collected once, as rowid sets in temp tables, through indexed lookups, and
+// each set is counted again from its table alone (lib/index-agreement.ts); the
 // dump then reads only those rows. Deleting the other snapshots row by row is
 // what makes the native pipeline slow. The upload itself is never written, so
 // none of its triggers runs and sql.js never has to grow (copy) its file.
