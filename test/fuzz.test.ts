@@ -12,6 +12,11 @@ import { tempDir } from './support/export-helpers.ts';
 const BUDGET_MS = Number(process.env.SNAPMETA_FUZZ_MS ?? 12_000);
 const MAX_CASES = Number(process.env.SNAPMETA_FUZZ_CASES ?? 1500);
 const FIRST_SEED = Number(process.env.SNAPMETA_FUZZ_SEED ?? 1);
+/**
+ * Seeds that once failed, replayed first on every run whatever the budget:
+ * 1151 repeats one chunk_files cell and hides two (docs/reliability.md, fix 12).
+ */
+const REGRESSIONS = [1151];
 /** A case on a 200 KB fixture takes tens of milliseconds; this long is a hang. */
 const CASE_TIMEOUT_MS = 10_000;
 // A worker does not inherit the test's TypeScript loader: it registers tsx first.
@@ -70,6 +75,10 @@ test(`fuzz: damaged indexes end in a code or a restorable export (${BUDGET_MS} m
   const worker = new FuzzWorker(dir.path);
   const outcomes: FuzzOutcome[] = [];
   try {
+    for (const seed of REGRESSIONS) {
+      const o = await worker.run(seed);
+      assert.match(o.outcome, /^rejected:/, `regression seed ${seed}: ${o.outcome} ${o.error ?? ''}`);
+    }
     const until = performance.now() + BUDGET_MS;
     for (let seed = FIRST_SEED; seed < FIRST_SEED + MAX_CASES && performance.now() < until; seed++) {
       outcomes.push(await worker.run(seed));
