@@ -50,8 +50,8 @@ export function* dumpSql(db: Database, plan: Plan, onRows?: (p: DumpProgress) =>
     // Rows that disagree with a unique index, counted in the same pass. A temp
     // source was filled through its own constraints, which SQLite enforced.
     const probes = source.startsWith('temp.') ? [] : uniqueIndexProbes(db, table, source, key);
-    const select = (value: string) => db.prepare(
-      `SELECT CAST(max(k.r) + 1 AS TEXT), count(*), ${value}, ${nulls}${probes.map((p) => `, sum(${p.sql})`).join('')}
+    const select = (value: string, checks = '') => db.prepare(
+      `SELECT CAST(max(k.r) + 1 AS TEXT), count(*), ${value}${checks}
        FROM (SELECT r FROM ${keep} WHERE r >= ? ORDER BY r LIMIT ${ROWS_PER_BATCH}) k
        CROSS JOIN ${source} AS t NOT INDEXED ON t.${ident(table.rowid!)} = k.r`,
     );
@@ -64,7 +64,8 @@ export function* dumpSql(db: Database, plan: Plan, onRows?: (p: DumpProgress) =>
       .map((c) => `CASE typeof(t.${ident(c)}) WHEN 'text' THEN 'CAST(X''' || hex(t.${ident(c)}) || ''' AS TEXT)' ELSE quote(t.${ident(c)}) END`)
       .join(`||','||`);
     const hexLine = `'INSERT INTO ' || ${sqlString(target)} || ' VALUES(' || ${hexValues || "''"} || ');'`;
-    const asText = select(batch);
+    // The checks run once per batch, with the text; the hex re-read only re-renders it.
+    const asText = select(batch, `, ${nulls}${probes.map((p) => `, sum(${p.sql})`).join('')}`);
     const asHex = select(`group_concat(${hexLine}, char(10)) || char(10)`);
     try {
       let from = '-9223372036854775808';

@@ -48,10 +48,6 @@ export function buildPlan(db: Database, schema: Schema, layout: Layout, snapshot
     keepOf.set(name, { keep, source, key });
     return keep;
   };
-  const keySet = (name: string) => {
-    run(db, `CREATE TEMP TABLE ${name}(k PRIMARY KEY) WITHOUT ROWID`);
-    return `temp.${name}`;
-  };
   const s = [snapshotId];
   const L = layout;
   const col = ident;
@@ -67,30 +63,31 @@ export function buildPlan(db: Database, schema: Schema, layout: Layout, snapshot
   };
   // A key set read from the kept rows themselves: NOT INDEXED, or SQLite may
   // read the column from a covering index, whose copy can be the damaged one.
-  const keysOf = (set: string, name: string, column: string, kept: string) =>
-    run(db, `INSERT OR IGNORE INTO ${keySet(set)} SELECT ${col(column)} FROM ${q(name)} NOT INDEXED WHERE ${rid(name)} IN (SELECT r FROM ${kept}) ORDER BY 1`);
+  const keysOf = (set: string, name: string, column: string, kept: string) => {
+    run(db, `CREATE TEMP TABLE ${set}(k PRIMARY KEY) WITHOUT ROWID`);
+    const keys = `temp.${set}`;
+    run(db, `INSERT OR IGNORE INTO ${keys} SELECT ${col(column)} FROM ${q(name)} NOT INDEXED WHERE ${rid(name)} IN (SELECT r FROM ${kept}) ORDER BY 1`);
+    return keys;
+  };
 
   select('snapshots', 'id', '= ?', s);
   const sf = select('snapshot_files', 'snapshot_id', '= ?', s);
 
   // Files of S that exist; their keys drive every file-keyed table.
-  keysOf('k_named', 'snapshot_files', L.fileRef.snapshot_files, sf);
-  const fl = select('files', L.fileKey, 'IN (SELECT k FROM temp.k_named)');
-  keysOf('k_file', 'files', L.fileKey, fl);
-  const fileKeys = 'temp.k_file';
+  const named = keysOf('k_named', 'snapshot_files', L.fileRef.snapshot_files, sf);
+  const fl = select('files', L.fileKey, `IN (SELECT k FROM ${named})`);
+  const fileKeys = keysOf('k_file', 'files', L.fileKey, fl);
   const fc = select('file_chunks', L.fileRef.file_chunks, `IN (SELECT k FROM ${fileKeys})`);
   select('chunk_files', L.fileRef.chunk_files, `IN (SELECT k FROM ${fileKeys})`);
 
   // Chunks referenced by the kept file_chunks, and every blob_chunks row of them.
-  keysOf('k_chunk', 'file_chunks', 'chunk_hash', fc);
-  const chunkKeys = 'temp.k_chunk';
+  const chunkKeys = keysOf('k_chunk', 'file_chunks', 'chunk_hash', fc);
   const ch = select('chunks', 'chunk_hash', `IN (SELECT k FROM ${chunkKeys})`);
   const bc = select('blob_chunks', 'chunk_hash', `IN (SELECT k FROM ${chunkKeys})`);
 
   // Blobs from chunk reachability, never from snapshot_blobs: a fully
   // deduplicated snapshot uploaded no blobs yet needs older ones to restore.
-  keysOf('k_blob', 'blob_chunks', L.blobRef, bc);
-  const blobKeys = 'temp.k_blob';
+  const blobKeys = keysOf('k_blob', 'blob_chunks', L.blobRef, bc);
   const bl = select('blobs', L.blobKey, `IN (SELECT k FROM ${blobKeys})`);
 
   const warnings = collectWarnings(db, q, rid, L,
@@ -109,7 +106,8 @@ export function buildPlan(db: Database, schema: Schema, layout: Layout, snapshot
     } else if (!SPECIAL.has(lower) && !table.virtual && table.rowid && !lower.startsWith('sqlite_')
       && table.columns.some((c) => c.toLowerCase() === 'snapshot_id')) {
       // v2 uploads, and agents' own snapshot-scoped tables: the rows of S.
-      exported.push({ table, keep: select(lower, 'snapshot_id', '= ?', s), source: q(lower), key: 'snapshot_id', rows: 0 });
+      select(lower, 'snapshot_id', '= ?', s);
+      exported.push({ table, ...keepOf.get(lower)!, rows: 0 });
     } else {
       skippedTables.push(table.name);
     }
