@@ -175,7 +175,7 @@ async function main() {
   const machine = describeMachine();
   log(`snapmeta bench on ${machine.cpu}, ${machine.cores} cores; ${machine.tools}`);
   const key = ageKey(WORK);
-  const cli = bundleFunction({ architecture: 'x86_64', outDir: join(WORK, 'cli'), entry: join(PROJECT_ROOT, 'bench', 'cli-entry.ts') }).bundleFile;
+  const cli = bundleFunction({ architecture: 'x86_64', outDir: join(WORK, 'cli'), entry: join(PROJECT_ROOT, 'bench', 'cli-entry.ts'), split: true }).bundleFile;
 
   const sizes = o.sizes.map((size) => benchSize(o, size, cli, key));
   const coldStart = o.coldStart ? measureColdStart(WORK, key.recipient, cli) : undefined;

@@ -7,6 +7,7 @@ import { SnapmetaError } from '../lib/errors.ts';
 import { openExport } from '../lib/export.ts';
 import { readIndexFile } from '../lib/input.ts';
 import { publishExport } from '../lib/publish.ts';
+import { loadSqlJs } from '../lib/sqljs.ts';
 import { parseRecipients } from '../lib/recipients.ts';
 import { formatBytes, formatMs, progress, table } from './report.ts';
 
@@ -46,6 +47,9 @@ export async function run(argv: string[]): Promise<number> {
   const recipients = parseRecipients([...values.recipient, ...files]);
 
   const path = positionals[0];
+  // Compile SQLite's WASM on V8's background threads while the file is read;
+  // openExport awaits the same promise, and reports its error if it fails.
+  loadSqlJs().catch(() => {});
   const t0 = performance.now();
   const { bytes: input, sha256 } = await readIndexFile(path).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT' || err.code === 'EISDIR' || err.code === 'EACCES') throw new SnapmetaError('BAD_ARGUMENT', `cannot read ${path}: ${err.code}`);

@@ -1,7 +1,8 @@
 // zstd then age, as streams: the dump is cut into frames of a few MiB, each
 // compressed on libuv's thread pool while the next is dumped, and the frames
 // flow through age's streaming encryption.
-import { Decrypter, Encrypter } from 'age-encryption';
+import { Decrypter } from 'age-encryption';
+import { ageEncryptStream } from './age-payload.ts';
 import { compressFrame } from './zstd.ts';
 
 const FRAME_BYTES = 4 << 20;
@@ -14,8 +15,6 @@ export interface StageClock {
   encrypt: number;
   /** Time spent producing compressed frames on this thread (dump plus waiting for compression). */
   upstream: number;
-  /** When the frame pull now running began; undefined between pulls. */
-  pullStart?: number;
 }
 
 export const newClock = (): StageClock => ({ dump: 0, compress: 0, encrypt: 0, upstream: 0 });
@@ -58,7 +57,7 @@ export function compressedStream(chunks: Iterable<Uint8Array>, level: number, cl
     {
       async pull(controller) {
         signal?.throwIfAborted();
-        const t = (clock.pullStart = performance.now());
+        const t = performance.now();
         while (inflight.length < IN_FLIGHT) {
           const next = source.next();
           if (next.done) break;
@@ -68,7 +67,6 @@ export function compressedStream(chunks: Iterable<Uint8Array>, level: number, cl
         if (ready) controller.enqueue(await ready);
         else controller.close();
         clock.upstream += performance.now() - t;
-        clock.pullStart = undefined;
       },
       cancel() {
         source.return(undefined);
@@ -78,41 +76,11 @@ export function compressedStream(chunks: Iterable<Uint8Array>, level: number, cl
   );
 }
 
-/** age-encrypt a stream; the time spent in age itself is added to clock.encrypt. */
-export async function encryptStream(plain: ReadableStream<Uint8Array>, recipients: string[], clock: StageClock): Promise<ReadableStream<Uint8Array>> {
-  const e = new Encrypter();
-  for (const r of recipients) e.addRecipient(r);
-  const reader = (await e.encrypt(plain)).getReader();
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        const start = performance.now();
-        const upstream = clock.upstream;
-        const running = clock.pullStart;
-        const { done, value } = await reader.read();
-        clock.encrypt += encryptTime(clock, start, upstream, running);
-        if (done) controller.close();
-        else controller.enqueue(value);
-      },
-      cancel(reason) {
-        return reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
-}
-
-/**
- * A read of age's output, minus the frame pulls it overlapped: age reads its
- * input ahead, so a pull can begin before the read or end after it, and only
- * the overlap is upstream work. Pulls never overlap one another.
- */
-function encryptTime(clock: StageClock, start: number, upstreamBefore: number, runningBefore: number | undefined): number {
-  const end = performance.now();
-  let overlap = clock.upstream - upstreamBefore;
-  if (runningBefore !== undefined && clock.pullStart !== runningBefore) overlap -= start - runningBefore; // ended inside
-  if (clock.pullStart !== undefined) overlap += end - Math.max(clock.pullStart, start); // still running
-  return Math.max(0, end - start - overlap);
+/** age-encrypt a stream; the time spent sealing is added to clock.encrypt. */
+export function encryptStream(plain: ReadableStream<Uint8Array>, recipients: string[], clock: StageClock): Promise<ReadableStream<Uint8Array>> {
+  return ageEncryptStream(plain, recipients, (ms) => {
+    clock.encrypt += ms;
+  });
 }
 
 export async function decryptStream(cipher: ReadableStream<Uint8Array>, identities: string[]): Promise<ReadableStream<Uint8Array>> {

@@ -1,0 +1,136 @@
+// age encryption with the payload sealed by node:crypto. An age file is a
+// header (the file key wrapped for each recipient, and a MAC), a 16-byte
+// nonce, then the payload: ChaCha20-Poly1305 over 64 KiB chunks, each nonce an
+// 11-byte big-endian counter and a last-chunk flag (age's STREAM construction,
+// https://age-encryption.org/v1). typage seals that in JavaScript at ~45 MB/s
+// here, a sixth of the main thread at 100 MB; OpenSSL does it at ~1 GB/s.
+// typage still writes the header and wraps the key: a recipient that wraps
+// nothing is handed the file key, through typage's own Recipient interface.
+import { createCipheriv, hkdfSync } from 'node:crypto';
+import { Encrypter, type Recipient } from 'age-encryption';
+
+export const CHUNK = 64 * 1024;
+const TAG = 16;
+
+/**
+ * A stream of the age encryption of `plain` to `recipients` (age1… strings).
+ * `onSeal` is told how long each piece of sealing took on this thread.
+ */
+export async function ageEncryptStream(
+  plain: ReadableStream<Uint8Array>,
+  recipients: string[],
+  onSeal?: (ms: number) => void,
+): Promise<ReadableStream<Uint8Array>> {
+  const { prefix, streamKey } = await ageHeader(recipients);
+  const reader = plain.getReader();
+  const seal = payloadSealer(streamKey);
+  let headerSent = false;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (!headerSent) {
+          headerSent = true;
+          controller.enqueue(prefix);
+          return;
+        }
+        for (;;) {
+          const { done, value } = await reader.read();
+          const t = performance.now();
+          const out = done ? seal.finish() : seal.push(value);
+          onSeal?.(performance.now() - t);
+          if (out.byteLength) controller.enqueue(out);
+          if (done) controller.close();
+          if (done || out.byteLength) return;
+        }
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/**
+ * The header and nonce typage writes for a fresh file key, and the payload
+ * key derived from them. typage encrypts an empty payload, which is exactly
+ * one final chunk: the 16-byte tag of nothing, after the nonce.
+ */
+async function ageHeader(recipients: string[]): Promise<{ prefix: Uint8Array; streamKey: Buffer }> {
+  let fileKey: Uint8Array | undefined;
+  const capture: Recipient = {
+    wrapFileKey(key: Uint8Array) {
+      fileKey = Uint8Array.from(key);
+      return [];
+    },
+  };
+  const e = new Encrypter();
+  for (const r of recipients) e.addRecipient(r);
+  e.addRecipient(capture);
+  const empty = await e.encrypt(new Uint8Array(0));
+  if (!fileKey) throw new Error('age-encryption did not wrap a file key');
+  const prefix = empty.subarray(0, empty.byteLength - TAG);
+  const nonce = prefix.subarray(prefix.byteLength - 16);
+  const streamKey = Buffer.from(hkdfSync('sha256', fileKey, nonce, 'payload', 32));
+  fileKey.fill(0);
+  return { prefix, streamKey };
+}
+
+/**
+ * Seals plaintext into age payload chunks. A full chunk is sealed only once
+ * more input arrives, because the last chunk carries the flag and a payload
+ * that is a multiple of 64 KiB ends on a full one.
+ */
+export function payloadSealer(key: Buffer): { push(data: Uint8Array): Uint8Array; finish(): Uint8Array } {
+  const nonce = Buffer.alloc(12);
+  let counter = 0n;
+  const pending = Buffer.allocUnsafe(CHUNK);
+  let used = 0;
+  let finished = false;
+
+  const sealInto = (out: Buffer, at: number, chunk: Uint8Array, last: boolean) => {
+    if (counter >= 1n << 88n) throw new Error('age payload too long');
+    nonce.writeBigUInt64BE(counter & 0xffffffffffffffffn, 3);
+    nonce.writeUIntBE(Number(counter >> 64n), 0, 3);
+    nonce[11] = last ? 1 : 0;
+    counter++;
+    const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG });
+    at += cipher.update(chunk).copy(out, at);
+    at += cipher.final().copy(out, at);
+    return at + cipher.getAuthTag().copy(out, at);
+  };
+
+  return {
+    push(data) {
+      if (finished) throw new Error('payload already finished');
+      // Chunks sealed now: every full one that more input follows.
+      const sealable = Math.max(0, Math.ceil((used + data.byteLength) / CHUNK) - 1);
+      const out = Buffer.allocUnsafe(sealable * (CHUNK + TAG));
+      let at = 0;
+      let rest = data;
+      while (rest.byteLength > 0) {
+        if (used === CHUNK) {
+          at = sealInto(out, at, pending, false);
+          used = 0;
+        }
+        if (used === 0 && rest.byteLength > CHUNK) {
+          // Whole chunks straight from the input, no copy into pending.
+          at = sealInto(out, at, rest.subarray(0, CHUNK), false);
+          rest = rest.subarray(CHUNK);
+          continue;
+        }
+        const n = Math.min(CHUNK - used, rest.byteLength);
+        pending.set(rest.subarray(0, n), used);
+        used += n;
+        rest = rest.subarray(n);
+      }
+      return out.subarray(0, at);
+    },
+    finish() {
+      if (finished) throw new Error('payload already finished');
+      finished = true;
+      const out = Buffer.allocUnsafe(used + TAG);
+      return out.subarray(0, sealInto(out, 0, pending.subarray(0, used), true));
+    },
+  };
+}
