@@ -81,7 +81,7 @@ async function ageHeader(recipients: string[]): Promise<{ prefix: Uint8Array; st
  * more input arrives, because the last chunk carries the flag and a payload
  * that is a multiple of 64 KiB ends on a full one.
  */
-export function payloadSealer(key: Buffer): { push(data: Uint8Array): Uint8Array; finish(): Uint8Array } {
+function payloadSealer(key: Buffer): { push(data: Uint8Array): Uint8Array; finish(): Uint8Array } {
   const nonce = Buffer.alloc(12);
   let counter = 0n;
   const pending = Buffer.allocUnsafe(CHUNK);
