@@ -24,15 +24,12 @@ export async function ageEncryptStream(
   const { prefix, streamKey } = await ageHeader(recipients);
   const reader = plain.getReader();
   const seal = payloadSealer(streamKey);
-  let headerSent = false;
   return new ReadableStream<Uint8Array>(
     {
+      start(controller) {
+        controller.enqueue(prefix);
+      },
       async pull(controller) {
-        if (!headerSent) {
-          headerSent = true;
-          controller.enqueue(prefix);
-          return;
-        }
         for (;;) {
           const { done, value } = await reader.read();
           const t = performance.now();
@@ -82,18 +79,17 @@ async function ageHeader(recipients: string[]): Promise<{ prefix: Uint8Array; st
  * that is a multiple of 64 KiB ends on a full one.
  */
 function payloadSealer(key: Buffer): { push(data: Uint8Array): Uint8Array; finish(): Uint8Array } {
+  // The counter fills the nonce's last 4 of 11 bytes: 2^32 chunks of 64 KiB
+  // is 256 TiB, far past the largest index.
   const nonce = Buffer.alloc(12);
-  let counter = 0n;
+  let counter = 0;
   const pending = Buffer.allocUnsafe(CHUNK);
   let used = 0;
-  let finished = false;
 
   const sealInto = (out: Buffer, at: number, chunk: Uint8Array, last: boolean) => {
-    if (counter >= 1n << 88n) throw new Error('age payload too long');
-    nonce.writeBigUInt64BE(counter & 0xffffffffffffffffn, 3);
-    nonce.writeUIntBE(Number(counter >> 64n), 0, 3);
+    if (counter > 0xffffffff) throw new Error('age payload too long');
+    nonce.writeUInt32BE(counter++, 7);
     nonce[11] = last ? 1 : 0;
-    counter++;
     const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG });
     at += cipher.update(chunk).copy(out, at);
     at += cipher.final().copy(out, at);
@@ -102,7 +98,6 @@ function payloadSealer(key: Buffer): { push(data: Uint8Array): Uint8Array; finis
 
   return {
     push(data) {
-      if (finished) throw new Error('payload already finished');
       // Chunks sealed now: every full one that more input follows.
       const sealable = Math.max(0, Math.ceil((used + data.byteLength) / CHUNK) - 1);
       const out = Buffer.allocUnsafe(sealable * (CHUNK + TAG));
@@ -127,8 +122,6 @@ function payloadSealer(key: Buffer): { push(data: Uint8Array): Uint8Array; finis
       return out.subarray(0, at);
     },
     finish() {
-      if (finished) throw new Error('payload already finished');
-      finished = true;
       const out = Buffer.allocUnsafe(used + TAG);
       return out.subarray(0, sealInto(out, 0, pending.subarray(0, used), true));
     },

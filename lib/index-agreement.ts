@@ -34,14 +34,11 @@ export interface IndexProbe {
 export function uniqueIndexProbes(db: Database, table: SchemaTable, source: string, checked?: string): IndexProbe[] {
   if (!table.rowid) return [];
   const probes: IndexProbe[] = [];
-  const indexes = all(db, `SELECT name FROM main.pragma_index_list(?) WHERE "unique" AND NOT partial ORDER BY name`, [table.name]) as [string][];
-  for (const [index] of indexes) {
-    const keys = all(db, `SELECT cid, name, coll FROM main.pragma_index_xinfo(?) WHERE key ORDER BY seqno`, [index]) as [number, string, string][];
-    if (keys.length === 0 || keys.some(([cid]) => cid < 0)) continue;
-    if (keys.length === 1 && keys[0][1].toLowerCase() === checked?.toLowerCase() && keys[0][2] === 'BINARY') continue;
+  for (const { index, keys } of uniqueIndexes(db, table.name)) {
+    if (checked !== undefined && isBinaryKeyOn(keys, checked)) continue;
     // IS, not =: a unique index may hold many NULLs. Each comparison takes the
     // index's own collation, so the probe is a seek, not a scan.
-    const match = keys.map(([, c, coll]) => `x.${ident(c)} IS t.${ident(c)} COLLATE ${ident(coll)}`).join(' AND ');
+    const match = keys.map(({ column, coll }) => `x.${ident(column)} IS t.${ident(column)} COLLATE ${ident(coll)}`).join(' AND ');
     probes.push({
       index,
       sql: `NOT EXISTS (SELECT 1 FROM ${source} AS x INDEXED BY ${ident(index)} WHERE ${match} AND x.${ident(table.rowid)} = k.r)`,
@@ -49,6 +46,27 @@ export function uniqueIndexProbes(db: Database, table: SchemaTable, source: stri
   }
   return probes;
 }
+
+interface UniqueIndex {
+  index: string;
+  keys: { column: string; coll: string }[];
+}
+
+/** The full (not partial) unique indexes of a main-schema table whose keys are all plain columns. */
+export function uniqueIndexes(db: Database, table: string): UniqueIndex[] {
+  const found: UniqueIndex[] = [];
+  const indexes = all(db, `SELECT name FROM main.pragma_index_list(?) WHERE "unique" AND NOT partial ORDER BY name`, [table]) as [string][];
+  for (const [index] of indexes) {
+    const keys = all(db, `SELECT cid, name, coll FROM main.pragma_index_xinfo(?) WHERE key ORDER BY seqno`, [index]) as [number, string, string][];
+    if (keys.length === 0 || keys.some(([cid]) => cid < 0)) continue;
+    found.push({ index, keys: keys.map(([, column, coll]) => ({ column, coll })) });
+  }
+  return found;
+}
+
+/** Whether an index's keys are exactly `column`, compared as bytes. */
+export const isBinaryKeyOn = (keys: UniqueIndex['keys'], column: string) =>
+  keys.length === 1 && keys[0].column.toLowerCase() === column.toLowerCase() && keys[0].coll === 'BINARY';
 
 /** Rows of a table found through the upload's indexes, and the WHERE that found them. */
 export interface Selection {

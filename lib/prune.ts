@@ -6,7 +6,7 @@
 // none of its triggers runs and sql.js never has to grow (copy) its file.
 import { SnapmetaError } from './errors.ts';
 import { findTable, type Layout, type Schema, type SchemaTable } from './layout.ts';
-import { checkSelections, type Selection } from './index-agreement.ts';
+import { checkSelections, isBinaryKeyOn, uniqueIndexes, type Selection } from './index-agreement.ts';
 import { all, ident, run, scalar, type Database, type SqlValue } from './sqljs.ts';
 
 export interface KeptTable {
@@ -214,7 +214,7 @@ function collectWarnings(db: Database, q: Q, rid: Q, L: Layout,
                               AND ${ident(L.fileRef.snapshot_files)} NOT IN (SELECT k FROM ${k.fileKeys})`);
   if (missingFiles) warnings.push(`${missingFiles} snapshot_files rows of the snapshot name files that are not in the files table`);
   // With chunk_hash unique (its primary key in both layouts), every chunk found is one kept row.
-  const missingChunks = uniqueColumn(db, k.chunksTable, 'chunk_hash')
+  const missingChunks = uniqueIndexes(db, k.chunksTable).some((i) => isBinaryKeyOn(i.keys, 'chunk_hash'))
     ? count(`SELECT count(*) FROM ${k.chunkKeys}`) - count(`SELECT count(*) FROM ${k.ch}`)
     : count(`SELECT count(*) FROM ${k.chunkKeys} WHERE k NOT IN (SELECT chunk_hash FROM ${q('chunks')})`);
   if (missingChunks) warnings.push(`${missingChunks} chunks used by the snapshot's files are not in the chunks table`);
@@ -232,13 +232,4 @@ function collectWarnings(db: Database, q: Q, rid: Q, L: Layout,
   const unfinished = count(`SELECT count(*) FROM ${k.bl} k JOIN ${q('blobs')} b ON b.${rid('blobs')} = k.r WHERE b.blob_hash IS NULL`);
   if (unfinished) warnings.push(`${unfinished} blobs holding the snapshot's chunks have no blob_hash (unfinished)`);
   return warnings;
-}
-
-/** Whether a full, binary-collated unique index has exactly this column as its key. */
-function uniqueColumn(db: Database, table: string, column: string): boolean {
-  return Number(scalar(db, `SELECT count(*) FROM main.pragma_index_list(?) il
-    WHERE il."unique" AND NOT il.partial
-      AND (SELECT count(*) FROM main.pragma_index_xinfo(il.name) x WHERE x.key) = 1
-      AND EXISTS (SELECT 1 FROM main.pragma_index_xinfo(il.name) x
-                  WHERE x.key AND x.name = ? COLLATE NOCASE AND x.coll = 'BINARY')`, [table, column])) > 0;
 }
