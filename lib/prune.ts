@@ -50,13 +50,12 @@ export function buildPlan(db: Database, schema: Schema, layout: Layout, snapshot
   };
   const s = [snapshotId];
   const L = layout;
-  const col = ident;
   // Each set is found through the upload's indexes, then counted again from
   // its table alone (checkSelections): a damaged index entry cannot drop a row.
   const selections: Selection[] = [];
   const select = (name: string, key: string, condition: string, params: SqlValue[] = []) => {
     const keep = keepTable(name, q(name), key);
-    const where = `${col(key)} ${condition}`;
+    const where = `${ident(key)} ${condition}`;
     run(db, `INSERT INTO ${keep} SELECT ${rid(name)} FROM ${q(name)} WHERE ${where} ORDER BY 1`, params);
     selections.push({ table: findTable(schema, name)!.name, found: db.getRowsModified(), from: q(name), where, params });
     return keep;
@@ -66,7 +65,7 @@ export function buildPlan(db: Database, schema: Schema, layout: Layout, snapshot
   const keysOf = (set: string, name: string, column: string, kept: string) => {
     run(db, `CREATE TEMP TABLE ${set}(k PRIMARY KEY) WITHOUT ROWID`);
     const keys = `temp.${set}`;
-    run(db, `INSERT OR IGNORE INTO ${keys} SELECT ${col(column)} FROM ${q(name)} NOT INDEXED WHERE ${rid(name)} IN (SELECT r FROM ${kept}) ORDER BY 1`);
+    run(db, `INSERT OR IGNORE INTO ${keys} SELECT ${ident(column)} FROM ${q(name)} NOT INDEXED WHERE ${rid(name)} IN (SELECT r FROM ${kept}) ORDER BY 1`);
     return keys;
   };
 
