@@ -4,7 +4,7 @@
 const started = performance.now();
 const { handler } = await import('../functions/export.ts');
 const imported = performance.now();
-const { loadSqlJs } = await import('../lib/sqljs.ts');
+const { loadSqlJs } = await import('../lib/core/sqlite.ts');
 await loadSqlJs();
 const ready = performance.now();
 console.log(JSON.stringify({ started, importMs: imported - started, wasmMs: ready - imported, readyMs: ready, handler: typeof handler }));

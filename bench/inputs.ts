@@ -1,9 +1,9 @@
-// Bench inputs: sample indexes (lib/sample-index.ts) built by the sqlite3 tool,
+// Bench inputs: sample indexes (lib/sample/sample-index.ts) built by the sqlite3 tool,
 // kept under bench/work/ between runs of the same parameters, and an age key.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sampleIndexSql, sampleSnapshotIds, type SampleIndexOptions } from '../lib/sample-index.ts';
+import { sampleIndexSql, sampleSnapshotIds, type SampleIndexOptions } from '../lib/sample/sample-index.ts';
 
 export interface BenchIndex {
   path: string;

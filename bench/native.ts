@@ -3,7 +3,7 @@
 // `sqlite3 .dump | zstd -3 -T0 | age -r`. Every stage is timed on its own.
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { IndexLayout } from '../lib/schemas/schema-sql.ts';
+import type { IndexLayout } from '../lib/sample/schemas.ts';
 import { nativePruneSql, readIndexObjects } from '../test/support/native-prune.ts';
 import { measure, parseTimeReport } from './measure.ts';
 

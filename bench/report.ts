@@ -1,7 +1,7 @@
 // The bench's results as Markdown: the tables bench/README.md holds between
 // its markers, and what `npm run bench` prints.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { HARD_MAX_INDEX_BYTES } from '../lib/input.ts';
+import { HARD_MAX_INDEX_BYTES } from '../lib/core/index-bytes.ts';
 import type { ColdStart } from './cold-start.ts';
 import type { Machine } from './machine.ts';
 import type { NativeRun } from './native.ts';

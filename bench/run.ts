@@ -6,8 +6,8 @@ import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bundleFunction, PROJECT_ROOT } from '../infra/bundle.ts';
-import { HARD_MAX_INDEX_BYTES } from '../lib/input.ts';
-import type { IndexLayout } from '../lib/schemas/schema-sql.ts';
+import { HARD_MAX_INDEX_BYTES } from '../lib/core/index-bytes.ts';
+import type { IndexLayout } from '../lib/sample/schemas.ts';
 import { measureColdStart } from './cold-start.ts';
 import { ageKey, removeIndexFile, sampleIndexFile } from './inputs.ts';
 import { describeMachine } from './machine.ts';

@@ -2,7 +2,7 @@
 // with the index, so a least-squares line through the measured sizes gives
 // the largest index a function of each memory size can hold, and how long
 // and how much one export takes there.
-import { HARD_MAX_INDEX_BYTES } from '../lib/input.ts';
+import { HARD_MAX_INDEX_BYTES } from '../lib/core/index-bytes.ts';
 
 export interface Point {
   indexBytes: number;

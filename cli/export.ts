@@ -2,13 +2,13 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DirStore } from '../lib/dir-store.ts';
-import { SnapmetaError } from '../lib/errors.ts';
-import { openExport } from '../lib/export.ts';
-import { readIndexFile } from '../lib/input.ts';
-import { publishExport } from '../lib/publish.ts';
-import { loadSqlJs } from '../lib/sqljs.ts';
-import { parseRecipients } from '../lib/recipients.ts';
+import { DirStore } from '../lib/stores/dir-store.ts';
+import { SnapmetaError } from '../lib/core/errors.ts';
+import { openExport } from '../lib/pipeline/open-export.ts';
+import { readIndexFile } from './read-index.ts';
+import { publishExport } from '../lib/pipeline/publish.ts';
+import { loadSqlJs } from '../lib/core/sqlite.ts';
+import { parseRecipients } from '../lib/core/recipients.ts';
 import { formatBytes, formatMs, progress, table } from './report.ts';
 
 const HELP = `usage: snapmeta export <index.db|index.db.zst> --snapshot <id> --recipient <age1…> [--recipient …]

@@ -1,5 +1,5 @@
 // `snapmeta <command>`: each command lives in its own module, loaded on demand.
-import { isSnapmetaError } from '../lib/errors.ts';
+import { isSnapmetaError } from '../lib/core/errors.ts';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   export: { summary: 'export one snapshot of an index database as encrypted metadata', load: () => import('./export.ts') },

@@ -1,12 +1,12 @@
 // snapmeta restore <dir>/metadata/<id> --identity <key.txt> --to <restored.db>
 import { createReadStream } from 'node:fs';
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { SnapmetaError } from '../lib/errors.ts';
-import { decodeManifest } from '../lib/manifest.ts';
-import { restoreExport } from '../lib/restore.ts';
+import { SnapmetaError } from '../lib/core/errors.ts';
+import { decodeManifest } from '../lib/core/manifest.ts';
+import { restoreExport } from '../lib/pipeline/restore.ts';
 import { formatMs, table } from './report.ts';
 
 const HELP = `usage: snapmeta restore <dir>/metadata/<id> --identity <key.txt> --to <restored.db>
@@ -51,9 +51,9 @@ export async function run(argv: string[]): Promise<number> {
     manifest,
     db: Readable.toWeb(createReadStream(dbPath)) as unknown as ReadableStream<Uint8Array>,
     identities,
-    to: values.to,
   });
-  console.log(`restored snapshot ${manifest.snapshot_id} to ${result.path}: integrity ok, hash and row counts match the manifest`);
+  await writeFile(values.to, result.image, { flag: 'wx' });
+  console.log(`restored snapshot ${manifest.snapshot_id} to ${values.to}: integrity ok, hash and row counts match the manifest`);
   console.log(table([
     ['format', result.format],
     ['rows', Object.entries(result.rows).map(([t, n]) => `${t} ${n}`).join(', ')],

@@ -9,13 +9,13 @@ import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { LOCAL_NAMES } from '../infra/settings.ts';
-import { SnapmetaError } from '../lib/errors.ts';
-import { UPLOAD_ID_METADATA, readReceipt, type Receipt } from '../lib/process-upload.ts';
-import { connectionFromEnv, createS3Client, localConnection } from '../lib/s3-client.ts';
-import { S3MetadataStore } from '../lib/s3-store.ts';
-import { parseStagingKey, receiptKey, stagingKey, type StagingKey } from '../lib/staging-key.ts';
-import { compressFrame } from '../lib/zstd.ts';
+import { LOCAL_NAMES } from '../lib/service/settings.ts';
+import { SnapmetaError } from '../lib/core/errors.ts';
+import { UPLOAD_ID_METADATA, readReceipt, type Receipt } from '../lib/service/receipts.ts';
+import { connectionFromEnv, createS3Client, localConnection } from '../lib/service/aws-clients.ts';
+import { S3MetadataStore } from '../lib/stores/s3-store.ts';
+import { parseStagingKey, receiptKey, stagingKey, type StagingKey } from '../lib/core/keys.ts';
+import { compressFrame } from '../lib/codecs/zstd.ts';
 import { formatBytes, formatMs, table } from './report.ts';
 
 const HELP = `usage: snapmeta upload <index.db> --host <host> --snapshot <id> [--endpoint <url>] [--bucket <name>]

@@ -1,6 +1,6 @@
 // The export Lambda's handler, built from its dependencies so the local stack
 // and the tests run the very same middy chain as AWS. Thin: the work is
-// lib/process-upload.ts; here are SQS batching, the deadline, logs and metrics.
+// lib/service/process-upload.ts; here are SQS batching, the deadline, logs and metrics.
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -8,9 +8,9 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { METRICS } from '../infra/settings.ts';
-import { processUpload, type StagedObjectRef, type UploadOutcome } from '../lib/process-upload.ts';
-import type { ExportConfig } from './config.ts';
+import { METRICS } from '../lib/service/settings.ts';
+import { processUpload, type StagedObjectRef, type UploadOutcome } from '../lib/service/process-upload.ts';
+import type { ExportConfig } from '../lib/service/config.ts';
 import { objectsCreated } from './s3-notification.ts';
 
 export interface ExportHandlerDeps {

@@ -5,7 +5,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledgeWildcardResources } from './nag.ts';
-import { AGENT, NOTIFICATION_FILTER, STAGING } from './settings.ts';
+import { AGENT, NOTIFICATION_FILTER } from '../lib/service/settings.ts';
+import { RECEIPT_PREFIXES } from '../lib/core/keys.ts';
 
 const HOST_VARIABLE = `\${aws:PrincipalTag/${AGENT.hostTagKey}}`;
 
@@ -14,7 +15,7 @@ export class AgentPolicy extends Construct {
 
   constructor(scope: Construct, id: string, stagingBucket: s3.IBucket) {
     super(scope, id);
-    const receipts = STAGING.receiptPrefixes.map((p) => `${p}${HOST_VARIABLE}/`);
+    const receipts = RECEIPT_PREFIXES.map((p) => `${p}${HOST_VARIABLE}/`);
     const receiptObjects = receipts.map((p) => `${p}*`);
     const uploads = `${NOTIFICATION_FILTER.prefix}${HOST_VARIABLE}/*`;
     this.policy = new iam.ManagedPolicy(this, 'Policy', {

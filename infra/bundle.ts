@@ -5,14 +5,14 @@ import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
-import type { Architecture } from './settings.ts';
+import type { Architecture } from '../lib/service/settings.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ENTRY = join(PROJECT_ROOT, 'functions', 'export.ts');
 /** ESM by its extension: Lambda's Node runtime loads index.mjs as a module. */
 export const BUNDLE_FILE = 'index.mjs';
 export const HANDLER = 'index.handler';
-/** lib/sqljs.ts looks for the WASM beside the running module first. */
+/** lib/core/sqlite.ts looks for the WASM beside the running module when node_modules has no sql.js. */
 export const WASM_FILE = 'sql-wasm.wasm';
 const CHUNKS = 'chunks';
 

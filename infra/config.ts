@@ -1,15 +1,16 @@
 // Deploy-time choices (stack props or `-c key=value` context), checked at synth
 // so a bad value fails `cdk synth` instead of a deployed function.
 import type { Node } from 'constructs';
-import { HARD_MAX_INDEX_BYTES } from '../lib/input.ts';
-import { parseRecipients } from '../lib/recipients.ts';
+import { HARD_MAX_INDEX_BYTES } from '../lib/core/index-bytes.ts';
+import { parseRecipients } from '../lib/core/recipients.ts';
+import { parseBoolean } from '../lib/service/env.ts';
 import {
   type Architecture,
   DEFAULT_FUNCTION,
   DEFAULT_RECIPIENTS_PARAMETER,
   QUEUE,
   STAGING,
-} from './settings.ts';
+} from '../lib/service/settings.ts';
 
 export interface SnapmetaConfig {
   /** age X25519 recipients (age1…); without them the function reads `recipientsParameter`. */
@@ -120,12 +121,6 @@ export function configFromContext(node: Node): SnapmetaConfig {
     const v = get(key);
     return v === undefined ? undefined : Number(v);
   };
-  const bool = (key: string) => {
-    const v = str(key);
-    if (v === undefined) return undefined;
-    if (v !== 'true' && v !== 'false') throw new Error(`${key} must be true or false, not ${JSON.stringify(v)}`);
-    return v === 'true';
-  };
   return {
     // Kept whole: parseRecipients splits on commas itself and rejects an empty list.
     recipients: get('recipients') === undefined ? undefined : [String(get('recipients'))],
@@ -138,7 +133,7 @@ export function configFromContext(node: Node): SnapmetaConfig {
     ephemeralStorageMb: num('ephemeralStorageMb'),
     maxConcurrency: num('maxConcurrency'),
     maxIndexBytes: num('maxIndexBytes'),
-    deleteStaged: bool('deleteStaged'),
+    deleteStaged: get('deleteStaged') === undefined ? undefined : parseBoolean('deleteStaged', get('deleteStaged') as string | boolean, false),
     stagingExpirationDays: num('stagingExpirationDays'),
     alarmEmails: list('alarmEmails'),
   };

@@ -14,7 +14,8 @@ import { Construct } from 'constructs';
 import { bundleFunction, ENTRY, HANDLER } from './bundle.ts';
 import type { ResolvedConfig } from './config.ts';
 import { acknowledgeWildcardResources } from './nag.ts';
-import { LOG_RETENTION_DAYS, METRICS, NOTIFICATION_FILTER, QUEUE, STAGING, visibilityTimeoutSeconds } from './settings.ts';
+import { LOG_RETENTION_DAYS, METRICS, NOTIFICATION_FILTER, QUEUE, visibilityTimeoutSeconds } from '../lib/service/settings.ts';
+import { RECEIPT_PREFIXES } from '../lib/core/keys.ts';
 import { requireIfNoneMatch, type Storage } from './storage.ts';
 
 export class ExportPipeline extends Construct {
@@ -127,7 +128,7 @@ export class ExportPipeline extends Construct {
 }
 
 const STAGED_OBJECTS = [`${NOTIFICATION_FILTER.prefix}*`];
-const RECEIPT_OBJECTS = STAGING.receiptPrefixes.map((p) => `${p}*`);
+const RECEIPT_OBJECTS = RECEIPT_PREFIXES.map((p) => `${p}*`);
 
 /**
  * Exactly what the export needs: read and delete staged uploads; write

@@ -6,9 +6,9 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { ERROR_CODES } from '../lib/errors.ts';
+import { ERROR_CODES } from '../lib/core/errors.ts';
 import type { ExportPipeline } from './export-pipeline.ts';
-import { ALARMS, METRICS } from './settings.ts';
+import { ALARMS, METRICS } from '../lib/service/settings.ts';
 
 export interface MonitoringProps {
   pipeline: ExportPipeline;

@@ -4,7 +4,8 @@ import { Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ACCESS_LOGS, BACKUP, NOTIFICATION_FILTER, STAGING } from './settings.ts';
+import { METADATA_PREFIX, RECEIPT_PREFIXES } from '../lib/core/keys.ts';
+import { ACCESS_LOGS, NOTIFICATION_FILTER, STAGING } from '../lib/service/settings.ts';
 
 export interface StorageProps {
   backupBucketName: string | undefined;
@@ -32,7 +33,7 @@ export class Storage extends Construct {
     // Log delivery by bucket policy (AWS's recommendation) rather than ACLs,
     // so every bucket here can keep ACLs disabled.
     this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
-    this.metadataPrefix = `${props.backupPrefix}${BACKUP.metadataPrefix}`;
+    this.metadataPrefix = `${props.backupPrefix}${METADATA_PREFIX}`;
 
     const accessLogs = new s3.Bucket(this, 'AccessLogs', {
       ...SECURE_BUCKET,
@@ -49,7 +50,7 @@ export class Storage extends Construct {
       versioned: true,
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'staging/',
-      lifecycleRules: [NOTIFICATION_FILTER.prefix, ...STAGING.receiptPrefixes].map((prefix) => ({
+      lifecycleRules: [NOTIFICATION_FILTER.prefix, ...RECEIPT_PREFIXES].map((prefix) => ({
         id: `expire-${prefix.replace(/\/$/, '')}`,
         prefix,
         expiration: expiry,

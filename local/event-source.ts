@@ -11,7 +11,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { DEFAULT_FUNCTION } from '../infra/settings.ts';
+import { DEFAULT_FUNCTION } from '../lib/service/settings.ts';
 
 export interface InvocationReport {
   records: number;

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
-import { encodeEventKey } from '../lib/staging-key.ts';
+import { encodeEventKey } from '../lib/core/keys.ts';
 import type { ObjectCreated } from './fauxqs-server.ts';
 import { Pending } from './pending.ts';
 

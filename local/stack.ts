@@ -6,11 +6,12 @@ import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { DEFAULT_FUNCTION, LOCAL_NAMES, NOTIFICATION_FILTER, QUEUE, STAGING } from '../infra/settings.ts';
-import type { ErrorCode } from '../lib/errors.ts';
-import { readReceipt, type Receipt } from '../lib/process-upload.ts';
-import { createS3Client, createSqsClient, localConnection } from '../lib/s3-client.ts';
-import { S3MetadataStore } from '../lib/s3-store.ts';
+import { DEFAULT_FUNCTION, LOCAL_NAMES, NOTIFICATION_FILTER, QUEUE } from '../lib/service/settings.ts';
+import { RECEIPT_PREFIXES } from '../lib/core/keys.ts';
+import type { ErrorCode } from '../lib/core/errors.ts';
+import { readReceipt, type Receipt } from '../lib/service/receipts.ts';
+import { createS3Client, createSqsClient, localConnection } from '../lib/service/aws-clients.ts';
+import { S3MetadataStore } from '../lib/stores/s3-store.ts';
 import { createExportHandler, type ExportHandler } from '../functions/export-handler.ts';
 import { SqsEventSource, type InvocationReport } from './event-source.ts';
 import { startLocalAwsServer, type LocalAwsServer } from './fauxqs-server.ts';
@@ -124,7 +125,7 @@ async function assemble(server: LocalAwsServer, options: LocalStackOptions): Pro
   };
   server.onObjectCreated((obj) => {
     bridge.notify(obj);
-    if (obj.bucket === names.stagingBucket && STAGING.receiptPrefixes.some((p) => obj.key.startsWith(p))) {
+    if (obj.bucket === names.stagingBucket && RECEIPT_PREFIXES.some((p) => obj.key.startsWith(p))) {
       receiptReads.track(watchReceipt(obj.key), errors);
     }
   });

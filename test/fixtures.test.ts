@@ -6,12 +6,13 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { sampleIndex, sampleIndexSql, sampleSnapshotIds, type SampleIndexOptions } from '../lib/sample-index.ts';
-import { SCHEMA_FILES, schemaSql, type IndexLayout } from '../lib/schemas/schema-sql.ts';
+import { sampleIndex, sampleIndexSql, sampleSnapshotIds, type SampleIndexOptions } from '../lib/sample/sample-index.ts';
+import { SCHEMA_FILES, schemaSql, type IndexLayout } from '../lib/sample/schemas.ts';
 import { compareDatabases, tableRowCounts } from './support/compare.ts';
 import { buildFixtureFile, fixtureIds, type FixtureIds } from './support/fixtures.ts';
 import { nativePrune } from './support/native-prune.ts';
-import { sqlite, sqliteJson, sqliteValue, sqlText } from './support/sqlite-cli.ts';
+import { sqlite, sqliteJson, sqliteValue } from './support/sqlite-cli.ts';
+import { sqlText } from '../lib/core/sql-text.ts';
 
 const LAYOUTS: IndexLayout[] = ['v1', 'v2'];
 const SHARED = new URL('../../shared/index-schemas/', import.meta.url);
@@ -22,9 +23,9 @@ before(() => {
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-test('lib/schemas are byte-for-byte copies of ../shared/index-schemas', { skip: !existsSync(SHARED) && 'no ../shared here' }, () => {
+test('lib/sample/schemas are byte-for-byte copies of ../shared/index-schemas', { skip: !existsSync(SHARED) && 'no ../shared here' }, () => {
   for (const file of Object.values(SCHEMA_FILES)) {
-    assert.deepEqual(readFileSync(new URL(`../lib/schemas/${file}`, import.meta.url)), readFileSync(new URL(file, SHARED)), file);
+    assert.deepEqual(readFileSync(new URL(`../lib/sample/schemas/${file}`, import.meta.url)), readFileSync(new URL(file, SHARED)), file);
   }
 });
 

@@ -8,15 +8,16 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DirStore } from '../lib/dir-store.ts';
-import { SnapmetaError, type ErrorCode } from '../lib/errors.ts';
-import { openExport } from '../lib/export.ts';
-import { publishExport, sha256Hex } from '../lib/publish.ts';
-import { restoreExport } from '../lib/restore.ts';
-import { decodeManifest } from '../lib/manifest.ts';
-import { sampleIndex, sampleIndexSql, sampleSnapshotIds } from '../lib/sample-index.ts';
-import { receiptKey } from '../lib/staging-key.ts';
-import { compressFrame } from '../lib/zstd.ts';
+import { DirStore } from '../lib/stores/dir-store.ts';
+import { SnapmetaError, type ErrorCode } from '../lib/core/errors.ts';
+import { openExport } from '../lib/pipeline/open-export.ts';
+import { publishExport } from '../lib/pipeline/publish.ts';
+import { sha256Hex } from '../lib/codecs/hash.ts';
+import { restoreExport } from '../lib/pipeline/restore.ts';
+import { decodeManifest } from '../lib/core/manifest.ts';
+import { sampleIndex, sampleIndexSql, sampleSnapshotIds } from '../lib/sample/sample-index.ts';
+import { receiptKey } from '../lib/core/keys.ts';
+import { compressFrame } from '../lib/codecs/zstd.ts';
 import { tableRowCounts } from './support/compare.ts';
 import { debianRestore, exportTo, makeKeys, tempDir, writeTemp, type Keys } from './support/export-helpers.ts';
 import { buildFixture, type FixtureIds } from './support/fixtures.ts';
@@ -85,7 +86,7 @@ describe('broken input', () => {
 
   // SQLite has no page checksums: damage inside an overflow page (a long path)
   // reads as other bytes. The dump checks each kept row against the table's
-  // unique indexes (lib/index-agreement.ts), which still hold the originals.
+  // unique indexes (lib/core/checks.ts), which still hold the originals.
   it('a bad page anywhere: CORRUPT, or the same export as without the damage', async (t) => {
     const { bytes, ids } = fixtures.v1;
     const clean = await outcome(bytes, ids.awkward);
@@ -311,7 +312,6 @@ describe('size and shape', () => {
       manifest: await decodeManifest((await store.get(result.manifestKey))!),
       db: new Response((await store.get(result.dbKey))! as Uint8Array<ArrayBuffer>).body!,
       identities: [keys.identity],
-      to: join(dir.path, 'latin1-ours.db'),
     });
   });
 });

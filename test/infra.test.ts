@@ -8,7 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import type { IConstruct } from 'constructs';
-import { ERROR_CODES } from '../lib/errors.ts';
+import { ERROR_CODES } from '../lib/core/errors.ts';
 import { configFromContext } from '../infra/config.ts';
 import {
   ALARMS,
@@ -19,7 +19,8 @@ import {
   NOTIFICATION_FILTER,
   QUEUE,
   STAGING,
-} from '../infra/settings.ts';
+} from '../lib/service/settings.ts';
+import { RECEIPT_PREFIXES } from '../lib/core/keys.ts';
 import { SnapmetaStack, type SnapmetaStackProps } from '../infra/stack.ts';
 
 // A real X25519 recipient (public key only), made with age-keygen.
@@ -111,7 +112,7 @@ describe('buckets', () => {
     const rules = created.props(created.stack.storage.stagingBucket).LifecycleConfiguration.Rules;
     assert.deepEqual(
       rules,
-      [NOTIFICATION_FILTER.prefix, ...STAGING.receiptPrefixes].map((prefix) => ({
+      [NOTIFICATION_FILTER.prefix, ...RECEIPT_PREFIXES].map((prefix) => ({
         Id: `expire-${prefix.slice(0, -1)}`,
         Prefix: prefix,
         Status: 'Enabled',

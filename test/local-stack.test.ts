@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../lib/sample-index.ts';
+import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../lib/sample/sample-index.ts';
 import { debianRestore, tempDir } from './support/export-helpers.ts';
 import { waitFor } from './support/aws/harness.ts';
 

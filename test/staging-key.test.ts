@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { SnapmetaError } from '../lib/errors.ts';
+import { SnapmetaError } from '../lib/core/errors.ts';
 import {
   MAX_HOST_BYTES,
   MAX_SNAPSHOT_ID_BYTES,
@@ -11,7 +11,7 @@ import {
   parseStagingKey,
   receiptKey,
   stagingKey,
-} from '../lib/staging-key.ts';
+} from '../lib/core/keys.ts';
 
 const badKey = (fn: () => unknown, pattern?: RegExp) =>
   assert.throws(fn, (err: unknown) => {

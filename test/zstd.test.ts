@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { compressFrame, decompressAll, decompressBounded, DecompressedTooLarge, isZstd, listFrames, nextFrame } from '../lib/zstd.ts';
+import { compressFrame, decompressAll, decompressBounded, DecompressedTooLarge, isZstd, listFrames, nextFrame } from '../lib/codecs/zstd.ts';
 import { tempDir, writeTemp } from './support/export-helpers.ts';
 
 const BIG = { maxBuffer: 1 << 28 };

@@ -1,7 +1,8 @@
 // Compares two SQLite database files with the sqlite3 CLI: schema objects by
 // their SQL (whitespace-normalised), and every table's rows as multisets of
 // typed values, so 3 vs 3.0, 2^63-1 vs 2^63-2 and a BLOB vs TEXT all differ.
-import { sqliteJson, sqlIdent, sqlText } from './sqlite-cli.ts';
+import { sqliteJson } from './sqlite-cli.ts';
+import { ident, sqlText } from '../../lib/core/sql-text.ts';
 
 const SHOWN_ROWS = 5;
 const SHOWN_CHARS = 300;
@@ -24,13 +25,13 @@ const normalise = (sql: string | null) => (sql ?? '').replace(/\s+/g, ' ').trim(
 
 /** One text per row: `typeof:quote` of each column, in the given column order. */
 function rowText(cols: string[]): string {
-  return cols.map((c) => `typeof(${sqlIdent(c)}) || ':' || quote(${sqlIdent(c)})`).join(` || ',' || `);
+  return cols.map((c) => `typeof(${ident(c)}) || ':' || quote(${ident(c)})`).join(` || ',' || `);
 }
 
 const shorten = (s: string) => (s.length > SHOWN_CHARS ? `${s.slice(0, SHOWN_CHARS)}… (${s.length} chars)` : s);
 
 function compareRows(a: string, b: string, table: string, cols: string[]): string[] {
-  const t = sqlIdent(table);
+  const t = ident(table);
   const r = rowText(cols);
   // Each side's rows with multiplicities; a row differs when it occurs more
   // often on one side than on the other.
@@ -91,6 +92,6 @@ export function compareDatabases(a: string, b: string): string[] {
 export function tableRowCounts(db: string): Record<string, number> {
   const tables = sqliteJson<{ name: string }>(db, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name");
   if (tables.length === 0) return {};
-  const sql = tables.map((t) => `SELECT ${sqlText(t.name)} AS t, count(*) AS n FROM ${sqlIdent(t.name)}`).join(' UNION ALL ');
+  const sql = tables.map((t) => `SELECT ${sqlText(t.name)} AS t, count(*) AS n FROM ${ident(t.name)}`).join(' UNION ALL ');
   return Object.fromEntries(sqliteJson<{ t: string; n: number }>(db, sql).map((r) => [r.t, r.n]));
 }

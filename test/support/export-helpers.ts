@@ -5,9 +5,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
-import { DirStore } from '../../lib/dir-store.ts';
-import { openExport } from '../../lib/export.ts';
-import { publishExport, sha256Hex, type PublishResult } from '../../lib/publish.ts';
+import { DirStore } from '../../lib/stores/dir-store.ts';
+import { openExport } from '../../lib/pipeline/open-export.ts';
+import { publishExport, type PublishResult } from '../../lib/pipeline/publish.ts';
+import { sha256Hex } from '../../lib/codecs/hash.ts';
 
 export interface Keys {
   identity: string;

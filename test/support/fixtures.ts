@@ -4,10 +4,10 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sampleIndexSql, sampleSnapshotIds, type SampleIndexOptions } from '../../lib/sample-index.ts';
-import type { IndexLayout } from '../../lib/schemas/schema-sql.ts';
-import { loadSqlJs } from '../../lib/sqljs.ts';
-import { sqlText } from './sqlite-cli.ts';
+import { sampleIndexSql, sampleSnapshotIds, type SampleIndexOptions } from '../../lib/sample/sample-index.ts';
+import type { IndexLayout } from '../../lib/sample/schemas.ts';
+import { loadSqlJs } from '../../lib/core/sqlite.ts';
+import { sqlText } from '../../lib/core/sql-text.ts';
 
 export interface FixtureIds {
   /** The first sample snapshot: uploaded every blob it needs. */

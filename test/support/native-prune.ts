@@ -3,8 +3,9 @@
 // the sqlite3 CLI, then VACUUM. Tests compare our sql.js export against it,
 // and the benchmark times it.
 import { copyFileSync } from 'node:fs';
-import { schemaSql, type IndexLayout } from '../../lib/schemas/schema-sql.ts';
-import { sqlite, sqliteJson, sqlIdent, sqlText } from './sqlite-cli.ts';
+import { schemaSql, type IndexLayout } from '../../lib/sample/schemas.ts';
+import { sqlite, sqliteJson } from './sqlite-cli.ts';
+import { ident, sqlText } from '../../lib/core/sql-text.ts';
 
 /** What a pruning script must know about a database beyond its layout. */
 export interface IndexObjects {
@@ -66,9 +67,9 @@ export function nativePruneSql(layout: IndexLayout, snapshotId: string, objects:
   return [
     'PRAGMA foreign_keys = OFF;',
     // Nothing an agent defined may run while we delete, or be exported.
-    ...objects.triggers.map((n) => `DROP TRIGGER ${sqlIdent(n)};`),
-    ...objects.views.map((n) => `DROP VIEW ${sqlIdent(n)};`),
-    ...dropped.map((t) => `DROP TABLE ${sqlIdent(t.name)};`),
+    ...objects.triggers.map((n) => `DROP TRIGGER ${ident(n)};`),
+    ...objects.views.map((n) => `DROP VIEW ${ident(n)};`),
+    ...dropped.map((t) => `DROP TABLE ${ident(t.name)};`),
     'BEGIN;',
     `DELETE FROM snapshots WHERE id IS NOT ${S};`,
     `DELETE FROM snapshot_files WHERE snapshot_id IS NOT ${S};`,
@@ -85,7 +86,7 @@ export function nativePruneSql(layout: IndexLayout, snapshotId: string, objects:
        SELECT ${S}, b.${k.blob}${v2 ? ', b.blob_hash' : ''} FROM blobs b
        WHERE ${v2 ? 'b.blob_hash IS NOT NULL AND ' : ''}NOT EXISTS (SELECT 1 FROM snapshot_blobs sb WHERE sb.${k.blobRef} = b.${k.blob})
        ORDER BY b.rowid;`,
-    ...bySnapshot.map((t) => `DELETE FROM ${sqlIdent(t.name)} WHERE snapshot_id IS NOT ${S};`),
+    ...bySnapshot.map((t) => `DELETE FROM ${ident(t.name)} WHERE snapshot_id IS NOT ${S};`),
     'COMMIT;',
     'VACUUM;',
     '',

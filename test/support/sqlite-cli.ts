@@ -37,16 +37,3 @@ export function sqliteValue(dbPath: string, sql: string): string | undefined {
   return value === null ? undefined : String(value);
 }
 
-/**
- * SQL text expression. A carriage return is spelled char(13): the sqlite3 CLI
- * drops the \r of every \r\n it reads, inside string literals too.
- */
-export function sqlText(s: string): string {
-  const quoted = `'${s.replaceAll("'", "''").replaceAll('\r', "' || char(13) || '")}'`;
-  return s.includes('\r') ? `(${quoted})` : quoted;
-}
-
-/** SQL identifier. */
-export function sqlIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}

@@ -2,9 +2,9 @@
 // timeout, a fresh age key, the handler's S3 client behind S3Faults, its logs
 // and metrics captured, and helpers to upload and wait.
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { createS3Client, localConnection } from '../../../lib/s3-client.ts';
-import { readReceipt, type Receipt } from '../../../lib/process-upload.ts';
-import { S3MetadataStore } from '../../../lib/s3-store.ts';
+import { createS3Client, localConnection } from '../../../lib/service/aws-clients.ts';
+import { readReceipt, type Receipt } from '../../../lib/service/receipts.ts';
+import { S3MetadataStore } from '../../../lib/stores/s3-store.ts';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../../local/stack.ts';
 import type { InvocationReport } from '../../../local/event-source.ts';
 import { StreamLogger } from '../../../local/stream-logger.ts';

@@ -2,15 +2,14 @@
 // open → validate → prune → dump → compress → encrypt → publish → restore.
 // The outcome is a SnapmetaError code, an export that restores and checks out
 // against its manifest, or a failure (anything else).
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
-import { isSnapmetaError } from '../../../lib/errors.ts';
-import { openExport } from '../../../lib/export.ts';
-import { decodeManifest } from '../../../lib/manifest.ts';
-import { publishExport, sha256Hex } from '../../../lib/publish.ts';
-import { restoreExport } from '../../../lib/restore.ts';
-import { compressFrame } from '../../../lib/zstd.ts';
+import { isSnapmetaError } from '../../../lib/core/errors.ts';
+import { openExport } from '../../../lib/pipeline/open-export.ts';
+import { decodeManifest } from '../../../lib/core/manifest.ts';
+import { publishExport } from '../../../lib/pipeline/publish.ts';
+import { sha256Hex } from '../../../lib/codecs/hash.ts';
+import { restoreExport } from '../../../lib/pipeline/restore.ts';
+import { compressFrame } from '../../../lib/codecs/zstd.ts';
 import { buildFixture, type FixtureIds } from '../fixtures.ts';
 import { MemoryStore } from './memory-store.ts';
 import { mutate } from './mutate.ts';
@@ -71,12 +70,7 @@ export async function fuzzRunner(dir: string) {
       }
       step = 'restore';
       const manifest = await decodeManifest((await store.get(manifestKey))!);
-      const to = join(dir, `restored-${seed}.db`);
-      try {
-        await restoreExport({ manifest, db: streamOf((await store.get(dbKey))!), identities: [identity], to });
-      } finally {
-        rmSync(to, { force: true });
-      }
+      await restoreExport({ manifest, db: streamOf((await store.get(dbKey))!), identities: [identity] });
       return done('exported');
     } catch (err) {
       // A restore must never fail, whatever the error; the export side may reject with a code.

@@ -4,8 +4,8 @@
 // with the same snapshot pruned by the sqlite3 CLI (test/support/native-prune.ts).
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PublishResult } from '../../../lib/publish.ts';
-import type { IndexLayout } from '../../../lib/schemas/schema-sql.ts';
+import type { PublishResult } from '../../../lib/pipeline/publish.ts';
+import type { IndexLayout } from '../../../lib/sample/schemas.ts';
 import { compareDatabases } from '../compare.ts';
 import { debianRestore, exportTo, type Keys } from '../export-helpers.ts';
 import { nativePrune } from '../native-prune.ts';

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { decodeManifest } from '../../../lib/manifest.ts';
-import { readReceipt } from '../../../lib/process-upload.ts';
-import { metadataKeys } from '../../../lib/publish.ts';
-import { S3MetadataStore } from '../../../lib/s3-store.ts';
-import { parseStagingKey, receiptKey } from '../../../lib/staging-key.ts';
+import { decodeManifest } from '../../../lib/core/manifest.ts';
+import { readReceipt } from '../../../lib/service/receipts.ts';
+import { metadataKeys } from '../../../lib/core/keys.ts';
+import { S3MetadataStore } from '../../../lib/stores/s3-store.ts';
+import { parseStagingKey, receiptKey } from '../../../lib/core/keys.ts';
 import { exactKey, type FaultProxy, type S3Request } from './fault-proxy.ts';
 
 export interface Buckets {

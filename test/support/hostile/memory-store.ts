@@ -1,6 +1,6 @@
 // A write-once MetadataStore in memory, for tests that publish many exports
 // and only need to read them back.
-import type { MetadataStore, StoredObjectInfo } from '../../../lib/store.ts';
+import type { MetadataStore, StoredObjectInfo } from '../../../lib/stores/store.ts';
 
 export class MemoryStore implements MetadataStore {
   readonly objects = new Map<string, { body: Uint8Array; metadata: Record<string, string> }>();

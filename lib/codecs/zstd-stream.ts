@@ -1,9 +1,7 @@
-// zstd then age, as streams: the dump is cut into frames of a few MiB, each
-// compressed on libuv's thread pool while the next is dumped, and the frames
-// flow through age's streaming encryption.
-import { Decrypter } from 'age-encryption';
-import { ageEncryptStream } from './age-payload.ts';
-import { compressFrame } from './zstd.ts';
+// zstd as streams of independent frames: on the way out, a dump cut into
+// frames of a few MiB, each compressed on libuv's thread pool while the next is
+// dumped; on the way in, a byte stream cut back into frames, inflated one by one.
+import { compressFrame, decompressAll, nextFrame, ZstdFormatError } from './zstd.ts';
 
 const FRAME_BYTES = 4 << 20;
 const IN_FLIGHT = 2;
@@ -76,15 +74,17 @@ export function compressedStream(chunks: Iterable<Uint8Array>, level: number, cl
   );
 }
 
-/** age-encrypt a stream; the time spent sealing is added to clock.encrypt. */
-export function encryptStream(plain: ReadableStream<Uint8Array>, recipients: string[], clock: StageClock): Promise<ReadableStream<Uint8Array>> {
-  return ageEncryptStream(plain, recipients, (ms) => {
-    clock.encrypt += ms;
-  });
-}
-
-export async function decryptStream(cipher: ReadableStream<Uint8Array>, identities: string[]): Promise<ReadableStream<Uint8Array>> {
-  const d = new Decrypter();
-  for (const i of identities) d.addIdentity(i);
-  return d.decrypt(cipher);
+/** zstd frames out of a byte stream, decompressed one by one. */
+export async function* decompressedFrames(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let buffered: Uint8Array = new Uint8Array(0);
+  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+    buffered = buffered.byteLength ? Buffer.concat([buffered, chunk]) : chunk;
+    let offset = 0;
+    for (let frame = nextFrame(buffered, offset); frame; frame = nextFrame(buffered, offset)) {
+      if (!frame.skippable) yield await decompressAll(buffered.subarray(frame.start, frame.end));
+      offset = frame.end;
+    }
+    buffered = buffered.subarray(offset);
+  }
+  if (buffered.byteLength) throw new ZstdFormatError('the zstd stream ends inside a frame');
 }

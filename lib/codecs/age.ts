@@ -7,7 +7,7 @@
 // typage still writes the header and wraps the key: a recipient that wraps
 // nothing is handed the file key, through typage's own Recipient interface.
 import { createCipheriv, hkdfSync } from 'node:crypto';
-import { Encrypter, type Recipient } from 'age-encryption';
+import { Decrypter, Encrypter, type Recipient } from 'age-encryption';
 
 export const CHUNK = 64 * 1024;
 const TAG = 16;
@@ -126,4 +126,11 @@ function payloadSealer(key: Buffer): { push(data: Uint8Array): Uint8Array; finis
       return out.subarray(0, sealInto(out, 0, pending.subarray(0, used), true));
     },
   };
+}
+
+/** The plaintext of an age stream, for any of `identities` (AGE-SECRET-KEY-1… strings). */
+export function ageDecryptStream(cipher: ReadableStream<Uint8Array>, identities: string[]): Promise<ReadableStream<Uint8Array>> {
+  const decrypter = new Decrypter();
+  for (const identity of identities) decrypter.addIdentity(identity);
+  return decrypter.decrypt(cipher);
 }

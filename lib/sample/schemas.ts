@@ -11,5 +11,5 @@ export const SCHEMA_FILES: Record<IndexLayout, string> = {
 };
 
 export function schemaSql(layout: IndexLayout): string {
-  return readFileSync(new URL(SCHEMA_FILES[layout], import.meta.url), 'utf8');
+  return readFileSync(new URL(`schemas/${SCHEMA_FILES[layout]}`, import.meta.url), 'utf8');
 }

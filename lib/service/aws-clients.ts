@@ -3,6 +3,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { parseBoolean } from './env.ts';
 
 export interface AwsConnection {
   /** Unset: the SDK's own chain (AWS_REGION, ~/.aws/config). */
@@ -15,8 +16,6 @@ export interface AwsConnection {
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
-const TRUE = /^(1|true|yes|on)$/i;
-
 /**
  * Connection settings from the standard AWS variables (AWS_REGION,
  * AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL) plus SNAPMETA_S3_FORCE_PATH_STYLE,
@@ -27,7 +26,7 @@ export function connectionFromEnv(service: 'S3' | 'SQS' | 'SSM', env: NodeJS.Pro
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
     // Passed explicitly: the SQS client otherwise sends to the queue URL's host.
     endpoint: env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL || undefined,
-    forcePathStyle: TRUE.test(env.SNAPMETA_S3_FORCE_PATH_STYLE ?? ''),
+    forcePathStyle: parseBoolean('SNAPMETA_S3_FORCE_PATH_STYLE', env.SNAPMETA_S3_FORCE_PATH_STYLE, false),
   };
 }
 

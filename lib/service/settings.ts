@@ -1,7 +1,7 @@
 // Deployment settings as plain data, shared by the CDK stack and the local
 // stack (fauxqs), so both build the same queue, DLQ and bucket layout. No CDK
 // imports here: the local stack must not load aws-cdk-lib.
-import { INDEX_SUFFIXES, STAGING_PREFIX } from '../lib/staging-key.ts';
+import { INDEX_SUFFIXES, STAGING_PREFIX } from '../core/keys.ts';
 
 export type Architecture = 'arm64' | 'x86_64';
 
@@ -44,16 +44,11 @@ export const NOTIFICATION_FILTER = {
 };
 
 export const STAGING = {
-  receiptPrefixes: ['processed/', 'rejected/'],
   // Uploads and receipts outlive the DLQ retention (validated at synth), so a
   // message replayed on its last day still finds its upload.
   expirationDays: 30,
   noncurrentVersionExpirationDays: 7,
   abortIncompleteUploadDays: 2,
-};
-
-export const BACKUP = {
-  metadataPrefix: 'metadata/',
 };
 
 export const ACCESS_LOGS = { expirationDays: 90 };

@@ -1,34 +1,20 @@
 // The operator's proof that a backup is restorable: decrypt, decompress and
 // load an export into a SQLite file, then check it against its manifest.
-import { writeFile } from 'node:fs/promises';
-import { decryptStream } from './encrypt.ts';
-import { SnapmetaError } from './errors.ts';
-import { digestTap } from './hash.ts';
-import type { Manifest } from './manifest.ts';
-import { StatementSplitter } from './sql-split.ts';
-import { all, isCorruptionMessage, loadSqlJs, type Database } from './sqljs.ts';
-import { decompressAll, nextFrame, ZstdFormatError } from './zstd.ts';
+import { ageDecryptStream } from '../codecs/age.ts';
+import { decompressedFrames } from '../codecs/zstd-stream.ts';
+import { SnapmetaError } from '../core/errors.ts';
+import { digestTap } from '../codecs/hash.ts';
+import type { Manifest } from '../core/manifest.ts';
+import { StatementSplitter } from '../core/sql-split.ts';
+import { all, isCorruptionMessage, loadSqlJs, type Database } from '../core/sqlite.ts';
+import { ZstdFormatError } from '../codecs/zstd.ts';
 
 export interface RestoreResult {
-  path: string;
   format: 'sql' | 'sqlite';
   rows: Record<string, number>;
   integrity: 'ok';
-}
-
-/** zstd frames out of a byte stream, decompressed one by one. */
-async function* decompressFrames(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
-  let buf: Uint8Array = new Uint8Array(0);
-  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
-    buf = buf.byteLength ? Buffer.concat([buf, chunk]) : chunk;
-    let offset = 0;
-    for (let f = nextFrame(buf, offset); f; f = nextFrame(buf, offset)) {
-      if (!f.skippable) yield await decompressAll(buf.subarray(f.start, f.end));
-      offset = f.end;
-    }
-    buf = buf.subarray(offset);
-  }
-  if (buf.byteLength) throw new ZstdFormatError('the zstd stream ends inside a frame');
+  /** The restored database, checked: a SQLite file's bytes. */
+  image: Uint8Array;
 }
 
 /** Statements of the dump; one that SQLite refuses means the export is damaged. */
@@ -44,19 +30,18 @@ export async function restoreExport(opts: {
   manifest: Manifest;
   db: ReadableStream<Uint8Array>;
   identities: string[];
-  to: string;
 }): Promise<RestoreResult> {
   const { manifest } = opts;
   const tap = digestTap();
   const SQL = await loadSqlJs();
   let db: Database | undefined;
   try {
-    const plain = await decryptStream(opts.db.pipeThrough(tap.stream), opts.identities).catch((err: Error) => {
+    const plain = await ageDecryptStream(opts.db.pipeThrough(tap.stream), opts.identities).catch((err: Error) => {
       throw new SnapmetaError('BAD_ARGUMENT', `cannot decrypt db.zst.age with the given identity: ${err.message}`);
     });
     if (manifest.db.format === 'sqlite') {
       const parts: Uint8Array[] = [];
-      for await (const part of decompressFrames(plain)) parts.push(part);
+      for await (const part of decompressedFrames(plain)) parts.push(part);
       db = new SQL.Database(Buffer.concat(parts));
     } else {
       db = new SQL.Database();
@@ -70,7 +55,7 @@ export async function restoreExport(opts: {
           throw new SnapmetaError('CORRUPT', 'the dump holds text that is not valid UTF-8, which this restore cannot load exactly; restore it with age -d | zstd -d | sqlite3');
         }
       };
-      for await (const part of decompressFrames(plain)) {
+      for await (const part of decompressedFrames(plain)) {
         const sql = splitter.push(text(part));
         if (sql) replay(db, sql);
       }
@@ -87,8 +72,7 @@ export async function restoreExport(opts: {
       rows[table] = Number(all(db, `SELECT count(*) FROM "${table.replace(/"/g, '""')}"`)[0][0]);
       if (rows[table] !== expected) throw new SnapmetaError('CORRUPT', `restored table ${table} has ${rows[table]} rows, the manifest says ${expected}`);
     }
-    await writeFile(opts.to, db.export(), { flag: 'wx' });
-    return { path: opts.to, format: manifest.db.format, rows, integrity: 'ok' };
+    return { format: manifest.db.format, rows, integrity: 'ok', image: db.export() };
   } catch (err) {
     if (err instanceof ZstdFormatError) throw new SnapmetaError('CORRUPT', `db.zst.age does not hold a zstd stream: ${err.message}`);
     if (err instanceof Error && isCorruptionMessage(err.message)) throw new SnapmetaError('CORRUPT', `restored database is damaged: ${err.message}`);

@@ -1,7 +1,7 @@
-// The two index layouts we accept (lib/schemas/*.sql), recognised by their
+// The two index layouts we accept (lib/sample/schemas/*.sql), recognised by their
 // columns, never by column order: agents may add columns, indexes and tables.
 import { SnapmetaError } from './errors.ts';
-import { all, ident, type Database } from './sqljs.ts';
+import { all, type Database } from './sqlite.ts';
 
 export type LayoutName = 'v1-path-keyed' | 'v2-id-keyed';
 
@@ -147,4 +147,3 @@ export function detectLayout(schema: Schema): Layout {
   return best.layout;
 }
 
-export { ident };

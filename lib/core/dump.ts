@@ -3,9 +3,10 @@
 // SQLite renders every literal with quote(), so 64-bit integers, reals, text
 // and blobs keep their exact values and storage classes.
 import { SnapmetaError } from './errors.ts';
-import { DAMAGED, uniqueIndexProbes } from './index-agreement.ts';
+import { DAMAGED, uniqueIndexProbes } from './checks.ts';
 import type { Plan } from './prune.ts';
-import { all, ident, type Database, type SqlValue, type Statement } from './sqljs.ts';
+import { all, type Database, type SqlValue, type Statement } from './sqlite.ts';
+import { ident, sqlText } from './sql-text.ts';
 
 const HEADER = 'PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n';
 const FOOTER = 'COMMIT;\n';
@@ -31,7 +32,7 @@ export function* dumpSql(db: Database, plan: Plan, onRows?: (p: DumpProgress) =>
     if (rows === 0) continue;
     const target = bareName(table.name) + (table.hasGenerated ? `(${table.columns.map(ident).join(',')})` : '');
     const values = table.columns.map((c) => `quote(t.${ident(c)})`).join(`||','||`);
-    const line = `'INSERT INTO ' || ${sqlString(target)} || ' VALUES(' || ${values || "''"} || ');'`;
+    const line = `'INSERT INTO ' || ${sqlText(target)} || ' VALUES(' || ${values || "''"} || ');'`;
     // Keyset paging over the kept rowids; the next start travels as text so
     // rowids beyond 2^53 stay exact (SQLite converts it back to an integer).
     // The kept rowids drive (CROSS JOIN: SQLite keeps that order), so each one
@@ -63,7 +64,7 @@ export function* dumpSql(db: Database, plan: Plan, onRows?: (p: DumpProgress) =>
     const hexValues = table.columns
       .map((c) => `CASE typeof(t.${ident(c)}) WHEN 'text' THEN 'CAST(X''' || hex(t.${ident(c)}) || ''' AS TEXT)' ELSE quote(t.${ident(c)}) END`)
       .join(`||','||`);
-    const hexLine = `'INSERT INTO ' || ${sqlString(target)} || ' VALUES(' || ${hexValues || "''"} || ');'`;
+    const hexLine = `'INSERT INTO ' || ${sqlText(target)} || ' VALUES(' || ${hexValues || "''"} || ');'`;
     // The checks run once per batch, with the text; the hex re-read only re-renders it.
     const asText = select(batch, `, ${nulls}${probes.map((p) => `, sum(${p.sql})`).join('')}`);
     const asHex = select(`group_concat(${hexLine}, char(10)) || char(10)`);
@@ -95,8 +96,6 @@ export function* dumpSql(db: Database, plan: Plan, onRows?: (p: DumpProgress) =>
   for (const sql of plan.indexes) yield encoder.encode(`${sql};\n`);
   yield encoder.encode(FOOTER);
 }
-
-const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 /** One row of a statement for one binding; the statement is ready for the next. */
 function step(stmt: Statement, from: string): SqlValue[] {

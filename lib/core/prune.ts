@@ -1,13 +1,14 @@
 // Pruning to one snapshot without deleting anything: the rows to keep are
 // collected once, as rowid sets in temp tables, through indexed lookups, and
-// each set is counted again from its table alone (lib/index-agreement.ts); the
+// each set is counted again from its table alone (lib/core/checks.ts); the
 // dump then reads only those rows. Deleting the other snapshots row by row is
 // what makes the native pipeline slow. The upload itself is never written, so
 // none of its triggers runs and sql.js never has to grow (copy) its file.
 import { SnapmetaError } from './errors.ts';
 import { findTable, type Layout, type Schema, type SchemaTable } from './layout.ts';
-import { checkSelections, isBinaryKeyOn, uniqueIndexes, type Selection } from './index-agreement.ts';
-import { all, ident, run, scalar, type Database, type SqlValue } from './sqljs.ts';
+import { checkSelections, isBinaryKeyOn, uniqueIndexes, type Selection } from './checks.ts';
+import { all, run, scalar, type Database, type SqlValue } from './sqlite.ts';
+import { ident, sqlText } from './sql-text.ts';
 
 export interface KeptTable {
   table: SchemaTable;
@@ -194,8 +195,6 @@ function nextRowid(table: SchemaTable, kept: string): string {
     ? `max(${last}, coalesce((SELECT seq FROM main.sqlite_sequence WHERE name = ${sqlText(table.name)}), 0))`
     : last;
 }
-
-const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 /** The upload's CREATE TABLE statement, for a temp table of another name. */
 function tempClone(createSql: string, name: string): string {

@@ -1,12 +1,12 @@
 // Opening an upload for export: bytes → SQLite in memory → layout → checks →
 // the plan of rows to keep. Everything that can reject the input happens here,
 // before anything is written.
-import { SnapmetaError } from './errors.ts';
-import { dumpSql, type DumpProgress } from './dump.ts';
-import { sqliteBytes, HARD_MAX_INDEX_BYTES } from './input.ts';
-import { detectLayout, readSchema, type LayoutName } from './layout.ts';
-import { buildPlan, type Plan } from './prune.ts';
-import { isCorruptionMessage, loadSqlJs, type Database } from './sqljs.ts';
+import { SnapmetaError } from '../core/errors.ts';
+import { dumpSql, type DumpProgress } from '../core/dump.ts';
+import { sqliteBytes, HARD_MAX_INDEX_BYTES } from '../core/index-bytes.ts';
+import { detectLayout, readSchema, type LayoutName } from '../core/layout.ts';
+import { buildPlan, type Plan } from '../core/prune.ts';
+import { isCorruptionMessage, loadSqlJs, type Database } from '../core/sqlite.ts';
 
 export interface ExportJob {
   layout: LayoutName;

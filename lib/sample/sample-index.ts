@@ -11,8 +11,9 @@
 // up to `chunksPerBlob` new chunks; one chunk in eight of later content
 // deduplicates against a chunk the first snapshot uploaded. One file in 53 is
 // a symlink (no chunks). Timestamps are unix seconds.
-import { loadSqlJs } from './sqljs.ts';
-import { schemaSql, type IndexLayout } from './schemas/schema-sql.ts';
+import { loadSqlJs } from '../core/sqlite.ts';
+import { sqlText } from '../core/sql-text.ts';
+import { schemaSql, type IndexLayout } from './schemas.ts';
 
 export interface SampleIndexOptions {
   layout: IndexLayout;
@@ -89,7 +90,6 @@ export function sampleSnapshotIds(opts: SampleIndexOptions): string[] {
   return plan(opts).snapshotIds;
 }
 
-const sqlText = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 // Deterministic pseudo-random SQL expressions (sql.js has no sha256): a
 // multiply-and-square mixer whose products stay below 2^63.

@@ -1,15 +1,14 @@
 // Publishing an opened export into a write-once store: the encrypted database
 // first, then the manifest that commits it. Published metadata is immutable;
 // a redelivered upload of the same bytes is recognised and not written again.
-import { compressedStream, encryptStream, newClock, type StageClock } from './encrypt.ts';
-import { SnapmetaError } from './errors.ts';
-import type { ExportJob } from './export.ts';
-import { digestTap, sha256Hex } from './hash.ts';
-import { buildManifest, decodeManifest, encodeManifest, type Manifest } from './manifest.ts';
-import { keySegmentProblem, MAX_SNAPSHOT_ID_BYTES } from './staging-key.ts';
-import type { MetadataStore } from './store.ts';
-
-export { sha256Hex };
+import { ageEncryptStream } from '../codecs/age.ts';
+import { compressedStream, newClock, type StageClock } from '../codecs/zstd-stream.ts';
+import { SnapmetaError } from '../core/errors.ts';
+import type { ExportJob } from './open-export.ts';
+import { digestTap, sha256Hex } from '../codecs/hash.ts';
+import { buildManifest, decodeManifest, encodeManifest, type Manifest } from '../core/manifest.ts';
+import { metadataKeys } from '../core/keys.ts';
+import type { MetadataStore } from '../stores/store.ts';
 
 export interface PublishOptions {
   recipients: string[];
@@ -39,19 +38,7 @@ export interface PublishResult {
   timings: Record<string, number>;
 }
 
-export function metadataKeys(prefix: string, snapshotId: string) {
-  checkSnapshotId(snapshotId);
-  const dir = `${prefix}metadata/${snapshotId}/`;
-  return { dir, dbKey: `${dir}db.zst.age`, manifestKey: `${dir}manifest.json.zst` };
-}
-
 const SOURCE_META = 'source-sha256';
-
-/** The snapshot id comes from the upload and becomes a segment of every output key. */
-function checkSnapshotId(id: string): void {
-  const problem = keySegmentProblem(id, MAX_SNAPSHOT_ID_BYTES);
-  if (problem) throw new SnapmetaError('BAD_KEY', `snapshot id ${JSON.stringify(id.slice(0, 80))} ${problem}, so it cannot name an output key`);
-}
 
 export async function publishExport(job: ExportJob, store: MetadataStore, opts: PublishOptions): Promise<PublishResult> {
   const { dbKey, manifestKey } = metadataKeys(opts.prefix ?? '', job.snapshot.id);
@@ -149,7 +136,8 @@ async function writeDb(job: ExportJob, store: MetadataStore, key: string, format
   const chunks: Iterable<Uint8Array> = format === 'sql'
     ? job.dump((p) => opts.onProgress?.({ stage: 'dump', done: p.rowsDone, total }))
     : [await timedImage(job, clock)];
-  const encrypted = await encryptStream(compressedStream(chunks, level, clock, opts.signal), opts.recipients, clock);
+  const compressed = compressedStream(chunks, level, clock, opts.signal);
+  const encrypted = await ageEncryptStream(compressed, opts.recipients, (ms) => (clock.encrypt += ms));
   const tap = digestTap();
   const t = performance.now();
   const outcome = await store.putIfAbsent(key, encrypted.pipeThrough(tap.stream), {

@@ -1,11 +1,19 @@
-// Keys in the staging bucket. An agent uploads to incoming/<host>/<snapshot-id>.db
-// (or .db.zst); <host> and <snapshot-id> then become parts of output and receipt
-// keys, so they are checked here, once, before they go anywhere else.
-import { createHash } from 'node:crypto';
+// Every object key the service reads or writes, in one place. Staging bucket:
+// an agent uploads to incoming/<host>/<snapshot-id>.db (or .db.zst) and finds its
+// receipt under processed/ or rejected/. Backup bucket: metadata/<key>/ holds
+// db.zst.age and manifest.json.zst, <key> being the snapshot id (plain) or a
+// hash of it (hashed). <host> and <snapshot-id> come from the upload, so they
+// are checked here, once, before they become parts of any key.
+import { sha256, sha256Hex } from '../codecs/hash.ts';
 import { SnapmetaError } from './errors.ts';
 
 export const STAGING_PREFIX = 'incoming/';
 export const INDEX_SUFFIXES = ['.db.zst', '.db'] as const;
+export const RECEIPT_FOLDERS = ['processed', 'rejected'] as const;
+export const RECEIPT_PREFIXES = RECEIPT_FOLDERS.map((folder) => `${folder}/`);
+export const METADATA_PREFIX = 'metadata/';
+export const DB_FILE = 'db.zst.age';
+export const MANIFEST_FILE = 'manifest.json.zst';
 
 // DNS caps a hostname at 253 bytes; a vaultik snapshot id embeds the hostname
 // plus a timestamp, and every key must stay well inside S3's 1024-byte limit
@@ -20,7 +28,7 @@ export interface StagingKey {
   compressed: boolean;
 }
 
-export type ReceiptFolder = 'processed' | 'rejected';
+export type ReceiptFolder = (typeof RECEIPT_FOLDERS)[number];
 
 /** S3 event notifications URL-encode object keys, with '+' for a space. */
 export function decodeEventKey(encoded: string): string {
@@ -72,7 +80,7 @@ export function stagingKey(host: string, snapshotId: string, compressed: boolean
  */
 export function receiptKey(folder: ReceiptFolder, staged: StagingKey | { key: string }): string {
   if ('host' in staged) return `${folder}/${staged.host}/${staged.snapshotId}.json`;
-  return `${folder}/${createHash('sha256').update(staged.key).digest('hex')}.json`;
+  return `${folder}/${sha256Hex(Buffer.from(staged.key))}.json`;
 }
 
 // C0 controls, DEL and C1 controls: invisible in logs and consoles, and some
@@ -103,4 +111,34 @@ export function keySegmentProblem(value: string, maxBytes: number): string | und
 
 function badKey(key: string, why: string): SnapmetaError {
   return new SnapmetaError('BAD_KEY', `bad staging key ${JSON.stringify(key)}: ${why}`);
+}
+
+/**
+ * How a snapshot's metadata folder is named: `plain` by its id (what the
+ * seed's readers fetch), `hashed` by hex(sha256(sha256("vaultik|" + id))), the
+ * inner digest taken as raw bytes (what today's vaultik readers fetch), so a
+ * bucket listing shows no host, name or time.
+ */
+export type KeyScheme = 'plain' | 'hashed';
+export const KEY_SCHEMES: readonly KeyScheme[] = ['plain', 'hashed'];
+
+export function hashedSnapshotKey(snapshotId: string): string {
+  return sha256Hex(sha256(Buffer.from(`vaultik|${snapshotId}`, 'utf8')));
+}
+
+export interface MetadataKeys {
+  /** The folder's name: the snapshot id, or its hash. */
+  key: string;
+  dir: string;
+  dbKey: string;
+  manifestKey: string;
+}
+
+/** Where a snapshot's export lives under `prefix` ('' or ending in '/'). */
+export function metadataKeys(prefix: string, snapshotId: string, scheme: KeyScheme = 'plain'): MetadataKeys {
+  const problem = keySegmentProblem(snapshotId, MAX_SNAPSHOT_ID_BYTES);
+  if (problem) throw new SnapmetaError('BAD_KEY', `snapshot id ${JSON.stringify(snapshotId.slice(0, 80))} ${problem}, so it cannot name an output key`);
+  const key = scheme === 'hashed' ? hashedSnapshotKey(snapshotId) : snapshotId;
+  const dir = `${prefix}${METADATA_PREFIX}${key}/`;
+  return { key, dir, dbKey: `${dir}${DB_FILE}`, manifestKey: `${dir}${MANIFEST_FILE}` };
 }

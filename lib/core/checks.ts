@@ -11,7 +11,8 @@
 // at about the cost of the export again (more than that from 500 MB up).
 import { SnapmetaError } from './errors.ts';
 import type { SchemaTable } from './layout.ts';
-import { all, ident, scalar, type Database, type SqlValue } from './sqljs.ts';
+import { all, scalar, type Database, type SqlValue } from './sqlite.ts';
+import { ident } from './sql-text.ts';
 
 /** What a damaged-index error adds: where an operator finds the damage. */
 export const DAMAGED = "the index database is damaged (PRAGMA integrity_check on the agent's copy shows where)";

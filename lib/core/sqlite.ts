@@ -1,8 +1,6 @@
 // One sql.js (SQLite compiled to WASM) instance per process, plus the small
 // query helpers the rest of the core uses.
-import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import initSqlJs from 'sql.js';
 import type { Database, SqlJsStatic, SqlValue, Statement } from 'sql.js';
@@ -11,17 +9,21 @@ export type { Database, SqlValue, Statement };
 
 const require = createRequire(import.meta.url);
 
-// A bundle (the Lambda asset) carries sql-wasm.wasm beside itself; a checkout
-// finds it in node_modules.
+// A checkout finds sql-wasm.wasm in node_modules; a bundle (the Lambda asset,
+// the built CLI), which has no sql.js package, carries it beside itself.
 function wasmPath(): string {
-  const beside = join(dirname(fileURLToPath(import.meta.url)), 'sql-wasm.wasm');
-  return existsSync(beside) ? beside : require.resolve('sql.js/dist/sql-wasm.wasm');
+  try {
+    return require.resolve('sql.js/dist/sql-wasm.wasm');
+  } catch {
+    return fileURLToPath(new URL('sql-wasm.wasm', import.meta.url));
+  }
 }
 
 let sqlJs: Promise<SqlJsStatic> | undefined;
 
 export function loadSqlJs(): Promise<SqlJsStatic> {
-  sqlJs ??= initSqlJs({ wasmBinary: readFileSync(wasmPath()) as unknown as ArrayBuffer });
+  // sql.js reads and compiles the file itself, asynchronously.
+  sqlJs ??= initSqlJs({ locateFile: () => wasmPath() });
   return sqlJs;
 }
 
@@ -45,8 +47,6 @@ export function run(db: Database, sql: string, params: SqlValue[] = []): void {
   db.run(sql, params);
 }
 
-/** Quote an identifier for SQL text we generate. */
-export const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** SQLite's own messages for damaged input, as sql.js surfaces them. */
 export function isCorruptionMessage(message: string): boolean {

@@ -2,10 +2,11 @@
 // here stops the function at start-up (the init fails), before any message is
 // taken and lost to a misconfiguration.
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
-import { HARD_MAX_INDEX_BYTES } from '../lib/input.ts';
-import type { ProcessUploadConfig } from '../lib/process-upload.ts';
-import { parseRecipients } from '../lib/recipients.ts';
-import { connectionFromEnv, createSsmClient } from '../lib/s3-client.ts';
+import { HARD_MAX_INDEX_BYTES } from '../core/index-bytes.ts';
+import type { ProcessUploadConfig } from './process-upload.ts';
+import { parseRecipients } from '../core/recipients.ts';
+import { connectionFromEnv, createSsmClient } from './aws-clients.ts';
+import { parseBoolean } from './env.ts';
 
 export interface ExportConfig extends ProcessUploadConfig {
   /** When set, events from any other bucket are ignored. */
@@ -51,13 +52,6 @@ function normalisePrefix(prefix: string): string {
     throw new Error(`SNAPMETA_BACKUP_PREFIX ${JSON.stringify(prefix)} must be relative: no leading "/" and no ".."`);
   }
   return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
-}
-
-function parseBoolean(name: string, value: string | undefined, fallback: boolean): boolean {
-  if (value === undefined || value === '') return fallback;
-  if (/^(1|true|yes|on)$/i.test(value)) return true;
-  if (/^(0|false|no|off)$/i.test(value)) return false;
-  throw new Error(`${name} must be true or false, not ${JSON.stringify(value)}`);
 }
 
 function parseSize(name: string, value: string | undefined): number {

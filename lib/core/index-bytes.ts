@@ -1,49 +1,12 @@
 // Turning an uploaded object into the bytes of a plain SQLite database, with
 // the specific errors an operator needs: not SQLite at all, truncated, too big.
-import { createHash } from 'node:crypto';
-import { open, stat } from 'node:fs/promises';
 import { SnapmetaError } from './errors.ts';
-import { DecompressedTooLarge, ZstdFormatError, decompressBounded, isZstd } from './zstd.ts';
+import { DecompressedTooLarge, ZstdFormatError, decompressBounded, isZstd } from '../codecs/zstd.ts';
 
 /** Node's own ceiling for one Buffer (4 GiB here): sql.js keeps the database in one. */
 export const HARD_MAX_INDEX_BYTES = 4 * 1024 ** 3 - 1;
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
-
-/**
- * Read a file of any size into one Buffer (readFile refuses files of 2 GiB and
- * more), hashing each piece while the next one is read.
- */
-export async function readIndexFile(path: string): Promise<{ bytes: Buffer; sha256: string }> {
-  const { size } = await stat(path);
-  if (size > HARD_MAX_INDEX_BYTES) {
-    throw new SnapmetaError('INDEX_TOO_LARGE', `${path} is ${size} bytes; the most one export can hold is ${HARD_MAX_INDEX_BYTES}`);
-  }
-  const bytes = Buffer.allocUnsafe(size);
-  const hash = createHash('sha256');
-  const fh = await open(path, 'r');
-  try {
-    const readAt = async (off: number) => {
-      const { bytesRead } = await fh.read(bytes, off, Math.min(size - off, READ_PIECE), off);
-      if (bytesRead === 0) throw new Error(`${path} shrank while being read`);
-      return bytesRead;
-    };
-    let off = 0;
-    let pending = size > 0 ? readAt(0) : undefined;
-    while (pending) {
-      const n = await pending;
-      const piece = bytes.subarray(off, off + n);
-      off += n;
-      pending = off < size ? readAt(off) : undefined;
-      hash.update(piece);
-    }
-  } finally {
-    await fh.close();
-  }
-  return { bytes, sha256: hash.digest('hex') };
-}
-
-const READ_PIECE = 1 << 24;
 
 /**
  * Plain SQLite bytes from an upload: zstd is recognised by its magic number

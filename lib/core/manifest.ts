@@ -3,7 +3,7 @@
 // commit record of an export, so it is written last.
 import { SnapmetaError } from './errors.ts';
 import { GENERATOR } from './version.ts';
-import { compressFrame, decompressAll } from './zstd.ts';
+import { compressFrame, decompressAll } from '../codecs/zstd.ts';
 
 export const MANIFEST_FORMAT_VERSION = 1;
 

@@ -6,18 +6,17 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  PutObjectCommand,
   type HeadObjectCommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { createHash } from 'node:crypto';
-import { SnapmetaError, isSnapmetaError, type ErrorCode } from './errors.ts';
-import { openExport } from './export.ts';
-import { publishExport, type PublishResult } from './publish.ts';
-import { S3MetadataStore, isConditionFailed, isNotFound } from './s3-store.ts';
-import { decodeEventKey, parseStagingKey, receiptKey, type StagingKey } from './staging-key.ts';
-import type { MetadataStore } from './store.ts';
-import { GENERATOR } from './version.ts';
+import { readHashed } from '../codecs/hash.ts';
+import { SnapmetaError, isSnapmetaError } from '../core/errors.ts';
+import { openExport } from '../pipeline/open-export.ts';
+import { publishExport, type PublishResult } from '../pipeline/publish.ts';
+import { S3MetadataStore, isConditionFailed, isNotFound } from '../stores/s3-store.ts';
+import { decodeEventKey, parseStagingKey, receiptKey, type StagingKey } from '../core/keys.ts';
+import { GENERATOR } from '../core/version.ts';
+import { putReceipt, type Receipt, UPLOAD_ID_METADATA } from './receipts.ts';
 
 export interface ProcessUploadConfig {
   backupBucket: string;
@@ -48,49 +47,6 @@ export interface ProcessUploadDeps {
   /** Aborts all work (e.g. before the Lambda deadline); the error is then transient. */
   signal?: AbortSignal;
   log?: UploadLog;
-}
-
-/** Agents tag an upload with this user metadata to find its receipt. */
-export const UPLOAD_ID_METADATA = 'snapmeta-upload-id';
-
-export interface Receipt {
-  receipt_version: 1;
-  status: 'published' | 'duplicate' | 'rejected';
-  error?: { code: ErrorCode; message: string };
-  host?: string;
-  snapshot_id?: string;
-  source: {
-    bucket: string;
-    key: string;
-    size?: number;
-    etag?: string;
-    version_id?: string;
-    last_modified?: string;
-    upload_id?: string;
-    sha256?: string;
-  };
-  outputs?: {
-    bucket: string;
-    db: { key: string; format: 'sql' | 'sqlite'; size: number; sha256: string };
-    manifest: { key: string; size: number };
-  };
-  layout?: string;
-  rows?: Record<string, number>;
-  blob_count?: number;
-  skipped_tables?: string[];
-  warnings?: string[];
-  bytes_in?: number;
-  bytes_out?: number;
-  /** Milliseconds per stage: download, load, prune, dump, compress, encrypt, write. */
-  timings_ms: Record<string, number>;
-  processed_at: string;
-  generator: string;
-}
-
-/** A receipt from the staging bucket, or undefined while there is none. */
-export async function readReceipt(staging: MetadataStore, key: string): Promise<Receipt | undefined> {
-  const bytes = await staging.get(key);
-  return bytes && (JSON.parse(Buffer.from(bytes).toString('utf8')) as Receipt);
 }
 
 export type UploadOutcome =
@@ -243,27 +199,24 @@ async function download(s3: S3Client, bucket: string, key: string, head: HeadObj
     if (isNotFound(err)) return undefined;
     throw err;
   }
-  const buf = Buffer.allocUnsafe(size);
-  // Hashed as it arrives, rather than in a second pass over the whole index.
-  const hash = createHash('sha256');
-  let offset = 0;
-  for await (const chunk of out.Body as AsyncIterable<Uint8Array>) {
-    if (offset + chunk.byteLength > size) throw new Error(`${key} is longer than the ${size} bytes its HEAD announced`);
-    buf.set(chunk, offset);
-    hash.update(chunk);
-    offset += chunk.byteLength;
-  }
-  if (offset !== size) throw new Error(`${key} ended after ${offset} of ${size} bytes`);
-  return { bytes: buf, sha256: hash.digest('hex') };
+  const body = (out.Body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  let rest: Uint8Array = new Uint8Array(0);
+  const readAt = async (into: Buffer, offset: number) => {
+    if (rest.byteLength === 0) {
+      const next = await body.next();
+      if (next.done) return 0;
+      rest = next.value;
+    }
+    const placed = Math.min(rest.byteLength, into.byteLength - offset);
+    into.set(rest.subarray(0, placed), offset);
+    rest = rest.subarray(placed);
+    return placed;
+  };
+  const downloaded = await readHashed(size, readAt, key);
+  if (rest.byteLength > 0 || !(await body.next()).done) throw new Error(`${key} is longer than the ${size} bytes its HEAD announced`);
+  return downloaded;
 }
 
-async function putReceipt(s3: S3Client, bucket: string, key: string, receipt: Receipt, signal?: AbortSignal): Promise<void> {
-  // Receipts are overwritten: the latest upload's outcome is the one an agent waits for.
-  await s3.send(
-    new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(receipt, null, 2) + '\n', ContentType: 'application/json' }),
-    { abortSignal: signal },
-  );
-}
 
 /**
  * Deletes exactly the object that was exported: by version where the bucket

@@ -1,0 +1,10 @@
+// Settings read from the environment (or CDK context) as text.
+
+/** 1/true/yes/on or 0/false/no/off, any case; unset or empty is `fallback`; anything else stops the start-up. */
+export function parseBoolean(name: string, value: string | boolean | undefined, fallback: boolean): boolean {
+  if (typeof value === 'boolean') return value;
+  if (value === undefined || value === '') return fallback;
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new Error(`${name} must be true or false, not ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,57 @@
+// Receipts: the outcome of one staged upload, written beside it in the staging
+// bucket (processed/<host>/<id>.json or rejected/…), which is how an agent learns
+// what became of its upload.
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { ErrorCode } from '../core/errors.ts';
+import type { MetadataStore } from '../stores/store.ts';
+
+/** Agents tag an upload with this user metadata to find its receipt. */
+export const UPLOAD_ID_METADATA = 'snapmeta-upload-id';
+
+export interface Receipt {
+  receipt_version: 1;
+  status: 'published' | 'duplicate' | 'rejected';
+  error?: { code: ErrorCode; message: string };
+  host?: string;
+  snapshot_id?: string;
+  source: {
+    bucket: string;
+    key: string;
+    size?: number;
+    etag?: string;
+    version_id?: string;
+    last_modified?: string;
+    upload_id?: string;
+    sha256?: string;
+  };
+  outputs?: {
+    bucket: string;
+    db: { key: string; format: 'sql' | 'sqlite'; size: number; sha256: string };
+    manifest: { key: string; size: number };
+  };
+  layout?: string;
+  rows?: Record<string, number>;
+  blob_count?: number;
+  skipped_tables?: string[];
+  warnings?: string[];
+  bytes_in?: number;
+  bytes_out?: number;
+  /** Milliseconds per stage: download, load, prune, dump, compress, encrypt, write. */
+  timings_ms: Record<string, number>;
+  processed_at: string;
+  generator: string;
+}
+
+/** A receipt from the staging bucket, or undefined while there is none. */
+export async function readReceipt(staging: MetadataStore, key: string): Promise<Receipt | undefined> {
+  const bytes = await staging.get(key);
+  return bytes && (JSON.parse(Buffer.from(bytes).toString('utf8')) as Receipt);
+}
+
+export async function putReceipt(s3: S3Client, bucket: string, key: string, receipt: Receipt, signal?: AbortSignal): Promise<void> {
+  // Receipts are overwritten: the latest upload's outcome is the one an agent waits for.
+  await s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(receipt, null, 2) + '\n', ContentType: 'application/json' }),
+    { abortSignal: signal },
+  );
+}
