@@ -12,10 +12,11 @@ import { parseRecipients } from '../lib/core/recipients.ts';
 import { formatBytes, formatMs, progress, table } from './report.ts';
 
 const HELP = `usage: snapmeta export <index.db|index.db.zst> --snapshot <id> --recipient <age1…> [--recipient …]
-                       [--recipients-file <file>] [--out <dir>] [--format sql|sqlite] [--level <n>]
+                       [--recipients-file <file>] [--out <dir>] [--format sql|sqlite] [--key-scheme plain|hashed] [--level <n>]
 
 Writes <dir>/metadata/<id>/db.zst.age and <dir>/metadata/<id>/manifest.json.zst (default dir: .).
   --format sql     SQL text like 'sqlite3 .dump' (default); sqlite: a binary SQLite image
+  --key-scheme     plain: metadata/<id>/ (default); hashed: metadata/<sha256(sha256("vaultik|"+id))>/
   --level <n>      zstd level 1-19 (default 3)`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -28,6 +29,7 @@ export async function run(argv: string[]): Promise<number> {
       'recipients-file': { type: 'string', multiple: true, default: [] },
       out: { type: 'string', default: '.' },
       format: { type: 'string', default: 'sql' },
+      'key-scheme': { type: 'string', default: 'plain' },
       level: { type: 'string', default: '3' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -39,6 +41,8 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new SnapmetaError('BAD_ARGUMENT', `expected one index file, got ${positionals.length}\n${HELP}`);
   if (!values.snapshot) throw new SnapmetaError('BAD_ARGUMENT', '--snapshot <id> is required');
   if (values.format !== 'sql' && values.format !== 'sqlite') throw new SnapmetaError('BAD_ARGUMENT', `--format must be sql or sqlite, not ${values.format}`);
+  const keyScheme = values['key-scheme'];
+  if (keyScheme !== 'plain' && keyScheme !== 'hashed') throw new SnapmetaError('BAD_ARGUMENT', `--key-scheme must be plain or hashed, not ${keyScheme}`);
   const level = Number(values.level);
   if (!Number.isInteger(level) || level < 1 || level > 19) throw new SnapmetaError('BAD_ARGUMENT', `--level must be a whole number from 1 to 19, not ${values.level}`);
   const files = await Promise.all(values['recipients-file'].map((f) => readFile(f, 'utf8').catch((err: Error) => {
@@ -65,6 +69,7 @@ export async function run(argv: string[]): Promise<number> {
     const result = await publishExport(job, new DirStore(out), {
       recipients,
       format: values.format,
+      keyScheme,
       level,
       source,
       onProgress: (p) => bar.update(p.stage, p.done, p.total),

@@ -10,6 +10,9 @@ import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { LOCAL_NAMES, QUEUE } from '../lib/service/settings.ts';
 import { SnapmetaError } from '../lib/core/errors.ts';
+import { KEY_SCHEMES } from '../lib/core/keys.ts';
+import { DB_FORMATS } from '../lib/core/manifest.ts';
+import { parseBoolean, parseChoice } from '../lib/service/env.ts';
 import { parseRecipients } from '../lib/core/recipients.ts';
 import { createS3Client, localConnection } from '../lib/service/aws-clients.ts';
 import { S3MetadataStore } from '../lib/stores/s3-store.ts';
@@ -28,6 +31,9 @@ its DLQ, and the export Lambda's handler behind an SQS poller, as deployed.
   --port <n>   default: $SNAPMETA_PORT or 4566; 0 picks a free port
   --no-demo    do not upload the demo index at start
   --verbose    the handler's JSON logs on stdout (default: .snapmeta/local.log)
+  --format sql|sqlite       what db.zst.age holds (default: $SNAPMETA_FORMAT or sql)
+  --key-scheme plain|hashed metadata/<id>/ or metadata/<hash of id>/ (default: $SNAPMETA_KEY_SCHEME or plain)
+  --allow-unnamed-ids       publish snapshot ids that name no host (one-host deployments)
 Recipients: $SNAPMETA_AGE_RECIPIENTS, or a development identity kept in
 .snapmeta/dev-identity.txt. Ctrl-C stops everything.`;
 
@@ -43,6 +49,9 @@ export async function run(argv: string[]): Promise<number> {
       port: { type: 'string' },
       'no-demo': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
+      format: { type: 'string' },
+      'key-scheme': { type: 'string' },
+      'allow-unnamed-ids': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -51,6 +60,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const port = parsePort(values.port ?? process.env.SNAPMETA_PORT ?? '4566');
+  const choices = exportChoices(values);
   const state = join(process.cwd(), STATE_DIR);
   await mkdir(state, { recursive: true, mode: 0o700 });
 
@@ -63,7 +73,7 @@ export async function run(argv: string[]): Promise<number> {
 
   let stack: LocalStack;
   try {
-    stack = await startLocalStack({ port, recipients: keys.recipients, logger });
+    stack = await startLocalStack({ port, recipients: keys.recipients, logger, ...choices });
   } catch (err) {
     logStream?.end();
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
@@ -76,7 +86,8 @@ export async function run(argv: string[]): Promise<number> {
   const rel = (path: string) => relative(process.cwd(), path) || '.';
   console.log(`snapmeta local stack: S3 + SQS on ${stack.endpoint} (loopback only)`);
   console.log(`  staging bucket  s3://${LOCAL_NAMES.stagingBucket}  (agents upload incoming/<host>/<snapshot-id>.db or .db.zst)`);
-  console.log(`  backup bucket   s3://${LOCAL_NAMES.backupBucket}  (metadata/<snapshot-id>/db.zst.age + manifest.json.zst)`);
+  const folder = choices.keyScheme === 'hashed' ? '<hash of snapshot-id>' : '<snapshot-id>';
+  console.log(`  backup bucket   s3://${LOCAL_NAMES.backupBucket}  (metadata/${folder}/db.zst.age, ${choices.format}, + manifest.json.zst)`);
   console.log(`  queue           ${LOCAL_NAMES.queue}, DLQ ${LOCAL_NAMES.dlq} after ${QUEUE.maxReceiveCount} receives`);
   console.log(`  recipients      ${keys.recipients.join(', ')}${keys.identity ? ` (identity ${rel(keys.identity)}${keys.created ? ', just created' : ''})` : ''}`);
   console.log(`  handler logs    ${logStream ? rel(logFile) : 'stdout'}`);
@@ -127,6 +138,22 @@ export async function run(argv: string[]): Promise<number> {
   logStream?.end();
   console.log('stopped; port freed');
   return 0;
+}
+
+/** The function's output settings, from flags or the same variables the deployed function reads. */
+function exportChoices(values: { format?: string; 'key-scheme'?: string; 'allow-unnamed-ids'?: boolean }) {
+  const choice = <T extends string>(flag: string, value: string | undefined, choices: readonly T[], fallback: T) => {
+    try {
+      return parseChoice(flag, value, choices, fallback);
+    } catch (err) {
+      throw new SnapmetaError('BAD_ARGUMENT', (err as Error).message);
+    }
+  };
+  return {
+    format: choice('--format', values.format ?? process.env.SNAPMETA_FORMAT, DB_FORMATS, 'sql'),
+    keyScheme: choice('--key-scheme', values['key-scheme'] ?? process.env.SNAPMETA_KEY_SCHEME, KEY_SCHEMES, 'plain'),
+    allowUnnamedIds: values['allow-unnamed-ids'] || parseBoolean('SNAPMETA_ALLOW_UNNAMED_IDS', process.env.SNAPMETA_ALLOW_UNNAMED_IDS, false),
+  };
 }
 
 function parsePort(value: string): number {

@@ -3,7 +3,9 @@
 import type { Node } from 'constructs';
 import { HARD_MAX_INDEX_BYTES } from '../lib/core/index-bytes.ts';
 import { parseRecipients } from '../lib/core/recipients.ts';
-import { parseBoolean } from '../lib/service/env.ts';
+import { KEY_SCHEMES, type KeyScheme } from '../lib/core/keys.ts';
+import { DB_FORMATS, type DbFormat } from '../lib/core/manifest.ts';
+import { parseBoolean, parseChoice } from '../lib/service/env.ts';
 import {
   type Architecture,
   DEFAULT_FUNCTION,
@@ -28,6 +30,12 @@ export interface SnapmetaConfig {
   maxConcurrency?: number;
   maxIndexBytes?: number;
   deleteStaged?: boolean;
+  /** What db.zst.age holds: SQL text (default) or a SQLite image (README: compatibility). */
+  format?: DbFormat;
+  /** Metadata folders named by snapshot id (default) or by its hash. */
+  keyScheme?: KeyScheme;
+  /** Publish snapshot ids that name no host: for a deployment with one host only. */
+  allowUnnamedIds?: boolean;
   /** Days before staged uploads and receipts expire; must exceed the DLQ retention. */
   stagingExpirationDays?: number;
   /** Email addresses subscribed to the alarm topic. */
@@ -45,6 +53,9 @@ export interface ResolvedConfig {
   maxConcurrency: number;
   maxIndexBytes: number;
   deleteStaged: boolean;
+  format: DbFormat;
+  keyScheme: KeyScheme;
+  allowUnnamedIds: boolean;
   stagingExpirationDays: number;
   alarmEmails: string[];
 }
@@ -63,6 +74,9 @@ export function resolveConfig(config: SnapmetaConfig): ResolvedConfig {
     maxConcurrency: checkInt('maxConcurrency', config.maxConcurrency ?? DEFAULT_FUNCTION.maxConcurrency, 2, 1000),
     maxIndexBytes: checkInt('maxIndexBytes', config.maxIndexBytes ?? DEFAULT_FUNCTION.maxIndexBytes, 1, HARD_MAX_INDEX_BYTES),
     deleteStaged: config.deleteStaged ?? DEFAULT_FUNCTION.deleteStaged,
+    format: checkChoice('format', config.format ?? DEFAULT_FUNCTION.format, DB_FORMATS),
+    keyScheme: checkChoice('keyScheme', config.keyScheme ?? DEFAULT_FUNCTION.keyScheme, KEY_SCHEMES),
+    allowUnnamedIds: config.allowUnnamedIds ?? DEFAULT_FUNCTION.allowUnnamedIds,
     stagingExpirationDays: checkInt(
       'stagingExpirationDays',
       config.stagingExpirationDays ?? STAGING.expirationDays,
@@ -102,6 +116,10 @@ function checkArchitecture(value: string): Architecture {
   return value;
 }
 
+function checkChoice<T extends string>(name: string, value: string, choices: readonly T[]): T {
+  return parseChoice(name, value, choices, choices[0]);
+}
+
 function checkInt(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new Error(`${name} must be an integer from ${min} to ${max}, not ${value}`);
@@ -117,6 +135,7 @@ export function configFromContext(node: Node): SnapmetaConfig {
     return v === undefined ? undefined : Array.isArray(v) ? v.map(String) : String(v).split(',').map((s) => s.trim()).filter(Boolean);
   };
   const str = (key: string) => (get(key) === undefined ? undefined : String(get(key)));
+  const bool = (key: string) => (get(key) === undefined ? undefined : parseBoolean(key, get(key) as string | boolean, false));
   const num = (key: string) => {
     const v = get(key);
     return v === undefined ? undefined : Number(v);
@@ -133,7 +152,10 @@ export function configFromContext(node: Node): SnapmetaConfig {
     ephemeralStorageMb: num('ephemeralStorageMb'),
     maxConcurrency: num('maxConcurrency'),
     maxIndexBytes: num('maxIndexBytes'),
-    deleteStaged: get('deleteStaged') === undefined ? undefined : parseBoolean('deleteStaged', get('deleteStaged') as string | boolean, false),
+    deleteStaged: bool('deleteStaged'),
+    format: str('format') as DbFormat | undefined,
+    keyScheme: str('keyScheme') as KeyScheme | undefined,
+    allowUnnamedIds: bool('allowUnnamedIds'),
     stagingExpirationDays: num('stagingExpirationDays'),
     alarmEmails: list('alarmEmails'),
   };

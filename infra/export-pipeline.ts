@@ -89,6 +89,9 @@ export class ExportPipeline extends Construct {
         SNAPMETA_STAGING_BUCKET: stagingBucket.bucketName,
         SNAPMETA_DELETE_STAGED: String(config.deleteStaged),
         SNAPMETA_MAX_INDEX_BYTES: String(config.maxIndexBytes),
+        SNAPMETA_FORMAT: config.format,
+        SNAPMETA_KEY_SCHEME: config.keyScheme,
+        SNAPMETA_ALLOW_UNNAMED_IDS: String(config.allowUnnamedIds),
         ...('values' in config.recipients
           ? { SNAPMETA_AGE_RECIPIENTS: config.recipients.values.join(',') }
           : { SNAPMETA_RECIPIENTS_PARAMETER: config.recipients.parameter }),

@@ -7,7 +7,8 @@ import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { DEFAULT_FUNCTION, LOCAL_NAMES, NOTIFICATION_FILTER, QUEUE } from '../lib/service/settings.ts';
-import { RECEIPT_PREFIXES } from '../lib/core/keys.ts';
+import { RECEIPT_PREFIXES, type KeyScheme } from '../lib/core/keys.ts';
+import type { DbFormat } from '../lib/core/manifest.ts';
 import type { ErrorCode } from '../lib/core/errors.ts';
 import { readReceipt, type Receipt } from '../lib/service/receipts.ts';
 import { createS3Client, createSqsClient, localConnection } from '../lib/service/aws-clients.ts';
@@ -27,6 +28,10 @@ export interface LocalStackOptions {
   backupPrefix?: string;
   deleteStaged?: boolean;
   maxIndexBytes?: number;
+  /** As the function's SNAPMETA_FORMAT, SNAPMETA_KEY_SCHEME and SNAPMETA_ALLOW_UNNAMED_IDS; defaults as deployed. */
+  format?: DbFormat;
+  keyScheme?: KeyScheme;
+  allowUnnamedIds?: boolean;
   /** Shorter than the deployed value in tests, so retries and the DLQ come quickly. */
   visibilityTimeoutSeconds?: number;
   functionTimeoutSeconds?: number;
@@ -137,6 +142,9 @@ async function assemble(server: LocalAwsServer, options: LocalStackOptions): Pro
       backupPrefix: options.backupPrefix ?? '',
       deleteStaged: options.deleteStaged ?? DEFAULT_FUNCTION.deleteStaged,
       maxIndexBytes: options.maxIndexBytes ?? DEFAULT_FUNCTION.maxIndexBytes,
+      format: options.format ?? DEFAULT_FUNCTION.format,
+      keyScheme: options.keyScheme ?? DEFAULT_FUNCTION.keyScheme,
+      allowUnnamedIds: options.allowUnnamedIds ?? DEFAULT_FUNCTION.allowUnnamedIds,
       stagingBucket: names.stagingBucket,
     },
     s3: options.handlerS3?.(server.endpoint) ?? s3,

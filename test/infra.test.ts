@@ -216,7 +216,21 @@ describe('function', () => {
       SNAPMETA_STAGING_BUCKET: { Ref: created.id(created.stack.storage.stagingBucket) },
       SNAPMETA_DELETE_STAGED: 'true',
       SNAPMETA_MAX_INDEX_BYTES: String(DEFAULT_FUNCTION.maxIndexBytes),
+      SNAPMETA_FORMAT: 'sql',
+      SNAPMETA_KEY_SCHEME: 'plain',
+      SNAPMETA_ALLOW_UNNAMED_IDS: 'false',
     });
+  });
+
+  it("today's readers: format, key scheme and unnamed ids reach the function's environment, from props and from context", () => {
+    const fromProps = synth({ recipients: [RECIPIENT], format: 'sqlite', keyScheme: 'hashed', allowUnnamedIds: true });
+    const env = fromProps.props(fromProps.stack.pipeline.function).Environment.Variables;
+    assert.deepEqual([env.SNAPMETA_FORMAT, env.SNAPMETA_KEY_SCHEME, env.SNAPMETA_ALLOW_UNNAMED_IDS], ['sqlite', 'hashed', 'true']);
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [], recipients: RECIPIENT, format: 'sqlite', keyScheme: 'hashed', allowUnnamedIds: 'true' } });
+    const stack = new SnapmetaStack(app, 'Readers', configFromContext(app.node));
+    const fn = Template.fromStack(stack).toJSON().Resources[stack.getLogicalId(stack.pipeline.function.node.defaultChild as CfnElement)].Properties;
+    const vars = fn.Environment.Variables;
+    assert.deepEqual([vars.SNAPMETA_FORMAT, vars.SNAPMETA_KEY_SCHEME, vars.SNAPMETA_ALLOW_UNNAMED_IDS], ['sqlite', 'hashed', 'true']);
   });
 
   it('SQS event source: batch size 1, partial batch failures, bounded concurrency', () => {
@@ -492,6 +506,8 @@ describe('config', () => {
       [{ architecture: 'riscv' as never }, /architecture/],
       [{ backupBucketName: 'Not_A_Bucket' }, /backupBucket/],
       [{ maxIndexBytes: 8 * 1024 ** 3 }, /maxIndexBytes/],
+      [{ format: 'csv' as never }, /format must be sql or sqlite/],
+      [{ keyScheme: 'sha1' as never }, /keyScheme must be plain or hashed/],
     ] as const) {
       assert.throws(() => synth({ recipients: [RECIPIENT], ...props }), pattern);
     }

@@ -4,12 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareDatabases, tableRowCounts } from './support/compare.ts';
 import { debianManifest, debianRestore, exportTo, makeKeys, tempDir, writeTemp } from './support/export-helpers.ts';
 import { buildFixture } from './support/fixtures.ts';
 import { nativePrune } from './support/native-prune.ts';
-import { sqlite } from './support/sqlite-cli.ts';
+import { sqlite, sqliteJson } from './support/sqlite-cli.ts';
+import { hashedSnapshotKey } from '../lib/core/keys.ts';
 
 for (const layout of ['v1', 'v2'] as const) {
   test(`${layout}: every complete snapshot matches the sqlite3 pruning, in both formats`, async () => {
@@ -42,6 +44,14 @@ for (const layout of ['v1', 'v2'] as const) {
           assert.deepEqual(manifest.rows, tableRowCounts(expected));
           assert.deepEqual(manifest.db, { ...result.db, compression: 'zstd', encryption: 'age' });
           assert.ok((manifest.skipped_tables as string[]).includes('agent_state'));
+          if (layout === 'v2') {
+            const sizes = sqliteJson<{ h: string; s: number }>(expected, 'SELECT blob_hash AS h, compressed_size AS s FROM blobs WHERE blob_hash IS NOT NULL');
+            assert.deepEqual(manifest.blob_sizes, Object.fromEntries(sizes.map(({ h, s }) => [h, s])));
+            assert.equal(manifest.total_compressed_size, sizes.reduce((sum, { s }) => sum + s, 0));
+          } else {
+            assert.equal(manifest.blob_sizes, undefined, 'v1 has no blob sizes');
+            assert.equal(manifest.total_compressed_size, undefined);
+          }
         }
       }
     } finally {
@@ -73,7 +83,7 @@ for (const layout of ['v1', 'v2'] as const) {
   });
 }
 
-test('snapmeta restore loads both formats and proves them against the manifest', async () => {
+test('every format and key scheme: snapmeta restore and the Debian tools restore exactly what the sqlite3 pruning keeps', async () => {
   const dir = tempDir();
   try {
     const keys = await makeKeys(dir.path);
@@ -81,20 +91,49 @@ test('snapmeta restore loads both formats and proves them against the manifest',
     const bin = new URL('../bin/snapmeta.js', import.meta.url).pathname;
     // zstd-compressed under a name that says nothing: detected by its magic number.
     const index = writeTemp(dir.path, 'index.bin', execFileSync('zstd', ['-q', '-c'], { input: bytes, maxBuffer: 1 << 28 }));
-    for (const format of ['sql', 'sqlite']) {
-      const out = join(dir.path, format);
-      let r = spawnSync(process.execPath, [bin, 'export', index, '--snapshot', ids.incremental, '--recipient', keys.recipient, '--out', out, '--format', format], { encoding: 'utf8' });
-      assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stdout, /rows kept/);
-      const to = join(dir.path, `${format}.db`);
-      r = spawnSync(process.execPath, [bin, 'restore', join(out, 'metadata', ids.incremental), '--identity', keys.identityFile, '--to', to], { encoding: 'utf8' });
-      assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stdout, /integrity ok/);
-      debianRestore(join(out, 'metadata', ids.incremental), keys, join(dir.path, `${format}-debian.db`), format as 'sql' | 'sqlite');
-      assert.deepEqual(compareDatabases(to, join(dir.path, `${format}-debian.db`)), []);
-      r = spawnSync(process.execPath, [bin, 'restore', join(out, 'metadata', ids.incremental), '--identity', keys.identityFile, '--to', to], { encoding: 'utf8' });
-      assert.notEqual(r.status, 0, 'restore never overwrites');
+    const expected = join(dir.path, 'native.db');
+    nativePrune(writeTemp(dir.path, 'index.db', bytes), expected, 'v2', ids.incremental);
+    for (const format of ['sql', 'sqlite'] as const) {
+      for (const scheme of ['plain', 'hashed'] as const) {
+        const out = join(dir.path, `${format}-${scheme}`);
+        let r = spawnSync(process.execPath, [bin, 'export', index, '--snapshot', ids.incremental, '--recipient', keys.recipient, '--out', out, '--format', format, '--key-scheme', scheme], { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stdout, /rows kept/);
+        const folder = join(out, 'metadata', scheme === 'hashed' ? hashedSnapshotKey(ids.incremental) : ids.incremental);
+        const to = join(dir.path, `${format}-${scheme}.db`);
+        r = spawnSync(process.execPath, [bin, 'restore', folder, '--identity', keys.identityFile, '--to', to], { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stdout, /integrity ok/);
+        assert.deepEqual(compareDatabases(expected, to), [], `${format} ${scheme}: snapmeta restore`);
+        const debian = join(dir.path, `${format}-${scheme}-debian.db`);
+        debianRestore(folder, keys, debian, format);
+        assert.deepEqual(compareDatabases(expected, debian), [], `${format} ${scheme}: age | zstd | sqlite3`);
+        const manifest = debianManifest(folder);
+        assert.deepEqual([manifest.key_scheme, (manifest.db as { format: string }).format], [scheme, format]);
+        r = spawnSync(process.execPath, [bin, 'restore', folder, '--identity', keys.identityFile, '--to', to], { encoding: 'utf8' });
+        assert.notEqual(r.status, 0, 'restore never overwrites');
+      }
     }
+  } finally {
+    dir.remove();
+  }
+});
+
+test('hashed: neither the bucket listing nor the unencrypted manifest shows the host, the name or the time', async () => {
+  const dir = tempDir();
+  try {
+    const keys = await makeKeys(dir.path);
+    const { bytes, ids } = await buildFixture('v2');
+    const result = await exportTo(join(dir.path, 'out'), bytes, ids.incremental, keys, 'sql', 'hashed');
+    const key = hashedSnapshotKey(ids.incremental);
+    assert.equal(result.dbKey, `metadata/${key}/db.zst.age`);
+    const text = execFileSync('zstd', ['-dc', join(dir.path, 'out', result.manifestKey)], { encoding: 'utf8' });
+    const manifest = JSON.parse(text);
+    assert.equal(manifest.snapshot_id, key);
+    assert.equal(manifest.snapshot, undefined);
+    const [host, time] = [ids.incremental.split('_')[0], ids.incremental.split('_').at(-1)!];
+    for (const secret of [host, host.split('.')[0], time, time.slice(0, 10), ids.incremental]) assert.ok(!text.includes(secret), `the manifest shows ${secret}`);
+    assert.deepEqual(readdirSync(join(dir.path, 'out', 'metadata')), [key]);
   } finally {
     dir.remove();
   }

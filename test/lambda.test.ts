@@ -407,9 +407,19 @@ describe('export handler', () => {
         SNAPMETA_DELETE_STAGED: 'false',
         SNAPMETA_MAX_INDEX_BYTES: '1048576',
         SNAPMETA_STAGING_BUCKET: 's',
+        SNAPMETA_FORMAT: 'sqlite',
+        SNAPMETA_KEY_SCHEME: 'hashed',
+        SNAPMETA_ALLOW_UNNAMED_IDS: 'yes',
       }),
-      { recipients: [keys.recipient], backupBucket: 'b', backupPrefix: 'vaultik/', deleteStaged: false, maxIndexBytes: 1048576, stagingBucket: 's' },
+      {
+        recipients: [keys.recipient], backupBucket: 'b', backupPrefix: 'vaultik/', deleteStaged: false, maxIndexBytes: 1048576, stagingBucket: 's',
+        format: 'sqlite', keyScheme: 'hashed', allowUnnamedIds: true,
+      },
     );
+    const defaults = await load({ SNAPMETA_AGE_RECIPIENTS: keys.recipient });
+    assert.deepEqual([defaults.format, defaults.keyScheme, defaults.allowUnnamedIds], ['sql', 'plain', false], "the seed's reader by default");
+    await assert.rejects(load({ SNAPMETA_AGE_RECIPIENTS: keys.recipient, SNAPMETA_FORMAT: 'csv' }), /SNAPMETA_FORMAT must be sql or sqlite, not "csv"/);
+    await assert.rejects(load({ SNAPMETA_AGE_RECIPIENTS: keys.recipient, SNAPMETA_KEY_SCHEME: 'sha1' }), /SNAPMETA_KEY_SCHEME must be plain or hashed/);
     await assert.rejects(load({ SNAPMETA_AGE_RECIPIENTS: keys.recipient, SNAPMETA_DELETE_STAGED: 'maybe' }), /SNAPMETA_DELETE_STAGED/);
     await assert.rejects(load({ SNAPMETA_AGE_RECIPIENTS: keys.recipient, SNAPMETA_BACKUP_PREFIX: '../x' }), /SNAPMETA_BACKUP_PREFIX/);
 

@@ -15,6 +15,8 @@ export interface Layout {
   /** The key of a blob, and how blob_chunks / snapshot_blobs refer to it. */
   blobKey: string;
   blobRef: string;
+  /** The blobs column holding a blob's size as stored (compressed), where the layout has one. */
+  blobSize?: string;
 }
 
 export const LAYOUTS: readonly Layout[] = [
@@ -57,6 +59,7 @@ export const LAYOUTS: readonly Layout[] = [
     fileRef: { snapshot_files: 'file_id', file_chunks: 'file_id', chunk_files: 'file_id' },
     blobKey: 'id',
     blobRef: 'blob_id',
+    blobSize: 'compressed_size',
   },
 ];
 

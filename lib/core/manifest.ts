@@ -1,43 +1,64 @@
 // The blob manifest beside each export: what a vaultik-style prune reads
 // (snapshot_id, timestamp, blob_count, blobs) plus our own fields. It is the
-// commit record of an export, so it is written last.
+// commit record of an export, so it is written last. It is not encrypted: under
+// the hashed key scheme it names the snapshot by its key alone, and carries no
+// host, name or time of the snapshot.
 import { SnapmetaError } from './errors.ts';
+import type { KeyScheme } from './keys.ts';
 import { GENERATOR } from './version.ts';
 import { compressFrame, decompressAll } from '../codecs/zstd.ts';
 
 export const MANIFEST_FORMAT_VERSION = 1;
 
+/** What db.zst.age holds: SQL text like `sqlite3 .dump`, or a SQLite file image. */
+export type DbFormat = 'sql' | 'sqlite';
+export const DB_FORMATS: readonly DbFormat[] = ['sql', 'sqlite'];
+
 export interface Manifest {
+  /** The metadata folder's name: the snapshot id, or under the hashed scheme its hash. */
   snapshot_id: string;
   timestamp: string;
   blob_count: number;
+  /** Blob hashes, sorted: the seed's list, unchanged. */
   blobs: string[];
+  /** Sum of blob_sizes, when the index has every kept blob's compressed size (layout v2). */
+  total_compressed_size?: number;
+  /** Compressed size per blob hash, where the index has it (layout v2). */
+  blob_sizes?: Record<string, number>;
   format_version: number;
+  /** Absent in manifests written before the hashed scheme: plain. */
+  key_scheme?: KeyScheme;
   layout: string;
-  db: { format: 'sql' | 'sqlite'; size: number; sha256: string; compression: 'zstd'; encryption: 'age' };
+  db: { format: DbFormat; size: number; sha256: string; compression: 'zstd'; encryption: 'age' };
   rows: Record<string, number>;
   source: { sha256: string; size: number };
-  snapshot: { hostname: string; started_at: number | null; completed_at: number | null };
+  /** Left out under the hashed scheme, which must not show host or time. */
+  snapshot?: { hostname: string; started_at: number | null; completed_at: number | null };
   skipped_tables: string[];
   warnings: string[];
   generator: string;
 }
 
-export type ManifestInput = Omit<Manifest, 'timestamp' | 'format_version' | 'generator' | 'blob_count'>;
+export type ManifestInput = Omit<Manifest, 'timestamp' | 'format_version' | 'generator' | 'blob_count' | 'total_compressed_size'>;
 
 export function buildManifest(input: ManifestInput, now = new Date()): Manifest {
+  const sizes = input.blob_sizes;
+  const complete = sizes !== undefined && input.blobs.every((hash) => hash in sizes);
   return {
     snapshot_id: input.snapshot_id,
     // RFC 3339 UTC to the second, as vaultik writes it.
     timestamp: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
     blob_count: input.blobs.length,
     blobs: input.blobs,
+    ...(complete ? { total_compressed_size: Object.values(sizes).reduce((sum, size) => sum + size, 0) } : {}),
+    ...(sizes ? { blob_sizes: sizes } : {}),
     format_version: MANIFEST_FORMAT_VERSION,
+    key_scheme: input.key_scheme ?? 'plain',
     layout: input.layout,
     db: input.db,
     rows: input.rows,
     source: input.source,
-    snapshot: input.snapshot,
+    ...(input.key_scheme === 'hashed' || !input.snapshot ? {} : { snapshot: input.snapshot }),
     skipped_tables: input.skipped_tables,
     warnings: input.warnings,
     generator: GENERATOR,

@@ -28,6 +28,8 @@ export interface Plan {
   indexes: string[];
   skippedTables: string[];
   blobs: string[];
+  /** Compressed size per kept blob hash, where the layout has sizes and the row holds one. */
+  blobSizes?: Record<string, number>;
   warnings: string[];
   snapshot: { id: string; hostname: string; startedAt: number | null; completedAt: number | null };
 }
@@ -115,10 +117,19 @@ export function buildPlan(db: Database, schema: Schema, layout: Layout, snapshot
   checkSelections(db, selections);
   for (const t of exported) t.rows = Number(scalar(db, `SELECT count(*) FROM ${t.keep}`));
 
-  const blobs = (all(db, `SELECT DISTINCT CAST(b.blob_hash AS TEXT) FROM ${bl} k JOIN ${q('blobs')} b ON b.${rid('blobs')} = k.r
-                          WHERE b.blob_hash IS NOT NULL ORDER BY 1`) as [string][]).map((r) => r[0]);
+  const { blobs, blobSizes } = keptBlobs(db, bl, q('blobs'), rid('blobs'), L.blobSize);
   const indexes = exported.flatMap((t) => schema.indexes.get(t.table.name.toLowerCase()) ?? []);
-  return { tables: exported, indexes, skippedTables, blobs, warnings, snapshot };
+  return { tables: exported, indexes, skippedTables, blobs, blobSizes, warnings, snapshot };
+}
+
+/** The finished kept blobs' hashes, sorted, with their compressed sizes where the layout and the row have one. */
+function keptBlobs(db: Database, kept: string, blobsTable: string, rowid: string, sizeColumn: string | undefined) {
+  const size = sizeColumn ? `b.${ident(sizeColumn)}` : 'NULL';
+  const rows = all(db, `SELECT CAST(b.blob_hash AS TEXT), max(CASE WHEN typeof(${size}) = 'integer' AND ${size} >= 0 THEN ${size} END)
+                        FROM ${kept} k JOIN ${blobsTable} b ON b.${rowid} = k.r
+                        WHERE b.blob_hash IS NOT NULL GROUP BY 1 ORDER BY 1`) as [string, number | null][];
+  const sized = rows.filter((row): row is [string, number] => row[1] !== null);
+  return { blobs: rows.map(([hash]) => hash), blobSizes: sizeColumn ? Object.fromEntries(sized) : undefined };
 }
 
 function findSnapshot(db: Database, snapshotId: string): Plan['snapshot'] {

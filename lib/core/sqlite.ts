@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import initSqlJs from 'sql.js';
 import type { Database, SqlJsStatic, SqlValue, Statement } from 'sql.js';
 
-export type { Database, SqlValue, Statement };
+export type { Database, SqlJsStatic, SqlValue, Statement };
 
 const require = createRequire(import.meta.url);
 

@@ -6,13 +6,15 @@ import { dumpSql, type DumpProgress } from '../core/dump.ts';
 import { sqliteBytes, HARD_MAX_INDEX_BYTES } from '../core/index-bytes.ts';
 import { detectLayout, readSchema, type LayoutName } from '../core/layout.ts';
 import { buildPlan, type Plan } from '../core/prune.ts';
-import { isCorruptionMessage, loadSqlJs, type Database } from '../core/sqlite.ts';
+import { sqliteImage } from '../core/image.ts';
+import { isCorruptionMessage, loadSqlJs, type Database, type SqlJsStatic } from '../core/sqlite.ts';
 
 export interface ExportJob {
   layout: LayoutName;
   snapshot: Plan['snapshot'];
   rows: Record<string, number>;
   blobs: string[];
+  blobSizes?: Record<string, number>;
   skippedTables: string[];
   warnings: string[];
   bytesIn: number;
@@ -21,8 +23,8 @@ export interface ExportJob {
   timings: Record<string, number>;
   /** The pruned database as .dump-shaped SQL, in chunks ending on statement boundaries. */
   dump(onRows?: (p: DumpProgress) => void): Generator<Uint8Array>;
-  /** The pruned database as a fresh, vacuumed SQLite image (holds it whole in memory). */
-  image(): Promise<Uint8Array>;
+  /** The pruned database as a SQLite file with no free page, in pieces (the dump replayed; see core/image.ts). */
+  image(onRows?: (p: DumpProgress) => void): Generator<Uint8Array>;
   close(): void;
 }
 
@@ -47,7 +49,7 @@ export async function openExport(input: Uint8Array, opts: OpenOptions): Promise<
       const layout = detectLayout(schema);
       const plan = buildPlan(db, schema, layout, opts.snapshotId);
       const t2 = performance.now();
-      return job(db, plan, layout.name, input.byteLength, bytes.byteLength, { load: t1 - t0, prune: t2 - t1 });
+      return job(SQL, db, plan, layout.name, input.byteLength, bytes.byteLength, { load: t1 - t0, prune: t2 - t1 });
     });
   } catch (err) {
     db.close();
@@ -55,13 +57,14 @@ export async function openExport(input: Uint8Array, opts: OpenOptions): Promise<
   }
 }
 
-function job(db: Database, plan: Plan, layout: LayoutName, bytesIn: number, indexBytes: number, timings: Record<string, number>): ExportJob {
+function job(SQL: SqlJsStatic, db: Database, plan: Plan, layout: LayoutName, bytesIn: number, indexBytes: number, timings: Record<string, number>): ExportJob {
   let closed = false;
   return {
     layout,
     snapshot: plan.snapshot,
     rows: Object.fromEntries(plan.tables.map((t) => [t.table.name, t.rows])),
     blobs: plan.blobs,
+    blobSizes: plan.blobSizes,
     skippedTables: plan.skippedTables,
     warnings: plan.warnings,
     bytesIn,
@@ -70,22 +73,10 @@ function job(db: Database, plan: Plan, layout: LayoutName, bytesIn: number, inde
     *dump(onRows) {
       yield* sqliteErrorsGen(dumpSql(db, plan, onRows));
     },
-    async image() {
-      const SQL = await loadSqlJs();
-      const out = new SQL.Database();
-      try {
-        out.run('PRAGMA journal_mode=OFF');
-        // The image is the dump replayed into a fresh database, so both formats
-        // hold the same rows; VACUUM leaves no free pages behind.
-        const decoder = new TextDecoder();
-        for (const chunk of this.dump()) out.exec(decoder.decode(chunk));
-        out.run('VACUUM');
-        return out.export();
-      } catch (err) {
-        throw toSnapmetaError(err);
-      } finally {
-        out.close();
-      }
+    *image(onRows) {
+      // Room for every kept row: a subset of the index, rebuilt densely.
+      const capacity = indexBytes + indexBytes / 2 + (16 << 20);
+      yield* sqliteErrorsGen(sqliteImage(SQL, dumpSql(db, plan, onRows), capacity));
     },
     close() {
       if (!closed) db.close();

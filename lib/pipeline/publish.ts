@@ -2,18 +2,20 @@
 // first, then the manifest that commits it. Published metadata is immutable;
 // a redelivered upload of the same bytes is recognised and not written again.
 import { ageEncryptStream } from '../codecs/age.ts';
-import { compressedStream, newClock, type StageClock } from '../codecs/zstd-stream.ts';
+import { compressedStream, newClock } from '../codecs/zstd-stream.ts';
 import { SnapmetaError } from '../core/errors.ts';
 import type { ExportJob } from './open-export.ts';
 import { digestTap, sha256Hex } from '../codecs/hash.ts';
-import { buildManifest, decodeManifest, encodeManifest, type Manifest } from '../core/manifest.ts';
-import { metadataKeys } from '../core/keys.ts';
+import { buildManifest, decodeManifest, encodeManifest, type DbFormat, type Manifest } from '../core/manifest.ts';
+import { metadataKeys, type KeyScheme } from '../core/keys.ts';
 import type { MetadataStore } from '../stores/store.ts';
 
 export interface PublishOptions {
   recipients: string[];
   prefix?: string;
-  format?: 'sql' | 'sqlite';
+  format?: DbFormat;
+  /** How the metadata folder is named (core/keys.ts); default plain. */
+  keyScheme?: KeyScheme;
   level?: number;
   source: { sha256: string; size: number; key?: string; etag?: string; versionId?: string };
   onProgress?: (p: { stage: string; done: number; total: number }) => void;
@@ -25,9 +27,12 @@ export interface PublishResult {
   snapshotId: string;
   hostname: string;
   layout: string;
+  keyScheme: KeyScheme;
+  /** The metadata folder's name: the snapshot id, or its hash. */
+  metadataKey: string;
   dbKey: string;
   manifestKey: string;
-  db: { format: 'sql' | 'sqlite'; size: number; sha256: string };
+  db: { format: DbFormat; size: number; sha256: string };
   manifestSize: number;
   rows: Record<string, number>;
   blobCount: number;
@@ -40,8 +45,14 @@ export interface PublishResult {
 
 const SOURCE_META = 'source-sha256';
 
+/**
+ * Publishes an opened export: db.zst.age, then the manifest that commits it,
+ * each written once. A redelivery of the same source is a 'duplicate'; another
+ * source for a published snapshot is ALREADY_PUBLISHED.
+ */
 export async function publishExport(job: ExportJob, store: MetadataStore, opts: PublishOptions): Promise<PublishResult> {
-  const { dbKey, manifestKey } = metadataKeys(opts.prefix ?? '', job.snapshot.id);
+  const keyScheme = opts.keyScheme ?? 'plain';
+  const { key: metadataKey, dbKey, manifestKey } = metadataKeys(opts.prefix ?? '', job.snapshot.id, keyScheme);
   const format = opts.format ?? 'sql';
   const timings = { ...job.timings, dump: 0, compress: 0, encrypt: 0, write: 0 };
   const result = (status: PublishResult['status'], manifest: Manifest, manifestSize: number): PublishResult => ({
@@ -49,6 +60,8 @@ export async function publishExport(job: ExportJob, store: MetadataStore, opts: 
     snapshotId: job.snapshot.id,
     hostname: job.snapshot.hostname,
     layout: job.layout,
+    keyScheme,
+    metadataKey,
     dbKey,
     manifestKey,
     db: { format: manifest.db.format, size: manifest.db.size, sha256: manifest.db.sha256 },
@@ -74,8 +87,10 @@ export async function publishExport(job: ExportJob, store: MetadataStore, opts: 
 
   opts.signal?.throwIfAborted();
   const manifest = buildManifest({
-    snapshot_id: job.snapshot.id,
+    snapshot_id: metadataKey,
     blobs: job.blobs,
+    blob_sizes: job.blobSizes,
+    key_scheme: keyScheme,
     layout: job.layout,
     db: { format: db.format, size: db.size, sha256: db.sha256, compression: 'zstd', encryption: 'age' },
     rows: job.rows,
@@ -108,7 +123,7 @@ async function existingManifest(store: MetadataStore, key: string, sourceSha256:
 }
 
 interface DbInfo {
-  format: 'sql' | 'sqlite';
+  format: DbFormat;
   size: number;
   sha256: string;
 }
@@ -129,13 +144,12 @@ async function reusableDb(store: MetadataStore, key: string, sourceSha256: strin
   return { format, size: bytes.byteLength, sha256: sha256Hex(bytes) };
 }
 
-async function writeDb(job: ExportJob, store: MetadataStore, key: string, format: 'sql' | 'sqlite', opts: PublishOptions, timings: Record<string, number>): Promise<DbInfo | undefined> {
+async function writeDb(job: ExportJob, store: MetadataStore, key: string, format: DbFormat, opts: PublishOptions, timings: Record<string, number>): Promise<DbInfo | undefined> {
   const level = opts.level ?? 3;
   const total = Object.values(job.rows).reduce((a, b) => a + b, 0);
   const clock = newClock();
-  const chunks: Iterable<Uint8Array> = format === 'sql'
-    ? job.dump((p) => opts.onProgress?.({ stage: 'dump', done: p.rowsDone, total }))
-    : [await timedImage(job, clock)];
+  const onRows = (p: { rowsDone: number }) => opts.onProgress?.({ stage: 'dump', done: p.rowsDone, total });
+  const chunks = format === 'sql' ? job.dump(onRows) : job.image(onRows);
   const compressed = compressedStream(chunks, level, clock, opts.signal);
   const encrypted = await ageEncryptStream(compressed, opts.recipients, (ms) => (clock.encrypt += ms));
   const tap = digestTap();
@@ -154,11 +168,3 @@ async function writeDb(job: ExportJob, store: MetadataStore, key: string, format
   if (outcome === 'exists') return undefined;
   return { format, ...tap.result() };
 }
-
-async function timedImage(job: ExportJob, clock: StageClock): Promise<Uint8Array> {
-  const t = performance.now();
-  const image = await job.image();
-  clock.dump += performance.now() - t;
-  return image;
-}
-

@@ -4,13 +4,13 @@ import { ageDecryptStream } from '../codecs/age.ts';
 import { decompressedFrames } from '../codecs/zstd-stream.ts';
 import { SnapmetaError } from '../core/errors.ts';
 import { digestTap } from '../codecs/hash.ts';
-import type { Manifest } from '../core/manifest.ts';
+import type { DbFormat, Manifest } from '../core/manifest.ts';
 import { StatementSplitter } from '../core/sql-split.ts';
 import { all, isCorruptionMessage, loadSqlJs, type Database } from '../core/sqlite.ts';
 import { ZstdFormatError } from '../codecs/zstd.ts';
 
 export interface RestoreResult {
-  format: 'sql' | 'sqlite';
+  format: DbFormat;
   rows: Record<string, number>;
   integrity: 'ok';
   /** The restored database, checked: a SQLite file's bytes. */

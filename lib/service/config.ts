@@ -6,7 +6,10 @@ import { HARD_MAX_INDEX_BYTES } from '../core/index-bytes.ts';
 import type { ProcessUploadConfig } from './process-upload.ts';
 import { parseRecipients } from '../core/recipients.ts';
 import { connectionFromEnv, createSsmClient } from './aws-clients.ts';
-import { parseBoolean } from './env.ts';
+import { parseBoolean, parseChoice } from './env.ts';
+import { KEY_SCHEMES } from '../core/keys.ts';
+import { DB_FORMATS } from '../core/manifest.ts';
+import { DEFAULT_FUNCTION } from './settings.ts';
 
 export interface ExportConfig extends ProcessUploadConfig {
   /** When set, events from any other bucket are ignored. */
@@ -30,6 +33,9 @@ export async function loadExportConfig(env: NodeJS.ProcessEnv = process.env, rea
     backupPrefix: normalisePrefix(env.SNAPMETA_BACKUP_PREFIX ?? ''),
     deleteStaged: parseBoolean('SNAPMETA_DELETE_STAGED', env.SNAPMETA_DELETE_STAGED, true),
     maxIndexBytes: parseSize('SNAPMETA_MAX_INDEX_BYTES', env.SNAPMETA_MAX_INDEX_BYTES),
+    format: parseChoice('SNAPMETA_FORMAT', env.SNAPMETA_FORMAT, DB_FORMATS, DEFAULT_FUNCTION.format),
+    keyScheme: parseChoice('SNAPMETA_KEY_SCHEME', env.SNAPMETA_KEY_SCHEME, KEY_SCHEMES, DEFAULT_FUNCTION.keyScheme),
+    allowUnnamedIds: parseBoolean('SNAPMETA_ALLOW_UNNAMED_IDS', env.SNAPMETA_ALLOW_UNNAMED_IDS, DEFAULT_FUNCTION.allowUnnamedIds),
     stagingBucket: env.SNAPMETA_STAGING_BUCKET || undefined,
   };
 }

@@ -8,3 +8,10 @@ export function parseBoolean(name: string, value: string | boolean | undefined, 
   if (/^(0|false|no|off)$/i.test(value)) return false;
   throw new Error(`${name} must be true or false, not ${JSON.stringify(value)}`);
 }
+
+/** One of `choices`; unset or empty is `fallback`; anything else stops the start-up. */
+export function parseChoice<T extends string>(name: string, value: string | undefined, choices: readonly T[], fallback: T): T {
+  if (value === undefined || value === '') return fallback;
+  if ((choices as readonly string[]).includes(value)) return value as T;
+  throw new Error(`${name} must be ${choices.join(' or ')}, not ${JSON.stringify(value)}`);
+}

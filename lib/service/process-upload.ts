@@ -14,7 +14,9 @@ import { SnapmetaError, isSnapmetaError } from '../core/errors.ts';
 import { openExport } from '../pipeline/open-export.ts';
 import { publishExport, type PublishResult } from '../pipeline/publish.ts';
 import { S3MetadataStore, isConditionFailed, isNotFound } from '../stores/s3-store.ts';
-import { decodeEventKey, parseStagingKey, receiptKey, type StagingKey } from '../core/keys.ts';
+import { decodeEventKey, parseStagingKey, receiptKey, type KeyScheme, type StagingKey } from '../core/keys.ts';
+import type { DbFormat } from '../core/manifest.ts';
+import { claimedHost, idOfHost, namesAHost, shortHostName } from '../core/snapshot-id.ts';
 import { GENERATOR } from '../core/version.ts';
 import { putReceipt, type Receipt, UPLOAD_ID_METADATA } from './receipts.ts';
 
@@ -25,6 +27,12 @@ export interface ProcessUploadConfig {
   recipients: string[];
   deleteStaged: boolean;
   maxIndexBytes: number;
+  /** What db.zst.age holds: SQL text (default) or a SQLite image. */
+  format?: DbFormat;
+  /** How metadata folders are named: by snapshot id (default) or by its hash. */
+  keyScheme?: KeyScheme;
+  /** Publish ids that name no host (a bare timestamp, a UUID): for a one-host deployment only. */
+  allowUnnamedIds?: boolean;
 }
 
 /** An object as an S3 event notification names it. */
@@ -101,10 +109,12 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
     try {
       // Here for a rejection's receipt; publishing's own timings include them.
       Object.assign(timings, job.timings);
-      checkOwnership(staged, job.snapshot);
+      checkOwnership(staged, job.snapshot, config.allowUnnamedIds ?? false);
       result = await publishExport(job, new S3MetadataStore(s3, config.backupBucket, { signal }), {
         recipients: config.recipients,
         prefix: config.backupPrefix,
+        format: config.format,
+        keyScheme: config.keyScheme,
         source: { sha256: source.sha256, size, key: source.key, etag: source.etag, versionId: source.version_id },
         signal,
       });
@@ -117,6 +127,8 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
       status: result.status,
       outputs: {
         bucket: config.backupBucket,
+        key_scheme: result.keyScheme,
+        metadata_key: result.metadataKey,
         db: { key: result.dbKey, ...result.db },
         manifest: { key: result.manifestKey, size: result.manifestSize },
       },
@@ -142,26 +154,28 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
   }
 }
 
-/** `<hostname>_<RFC 3339 UTC time>`, the form vaultik gives snapshot ids. */
-const VAULTIK_ID = /^(.+)_\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
-
-/** Hosts publish only their own snapshots, and the key must name the snapshot inside. */
-function checkOwnership(staged: StagingKey, snapshot: { id: string; hostname: string }): void {
-  if (snapshot.id !== staged.snapshotId) {
-    throw new SnapmetaError('SNAPSHOT_MISMATCH', `the key names snapshot ${JSON.stringify(staged.snapshotId)} but the database holds ${JSON.stringify(snapshot.id)}`);
+/**
+ * Hosts publish only their own snapshots: the snapshot was taken on the key's
+ * host (its full or short name), and its id names that host too, so no host
+ * can claim, and with write-once metadata block for ever, another host's id.
+ */
+function checkOwnership(staged: StagingKey, snapshot: { id: string; hostname: string }, allowUnnamed: boolean): void {
+  const { id, hostname } = snapshot;
+  if (id !== staged.snapshotId) {
+    throw new SnapmetaError('SNAPSHOT_MISMATCH', `the key names snapshot ${JSON.stringify(staged.snapshotId)} but the database holds ${JSON.stringify(id)}`);
   }
-  const isHost = (name: string) => name === staged.host || name.split('.')[0] === staged.host;
-  if (!isHost(snapshot.hostname)) {
+  if (hostname !== staged.host && shortHostName(hostname) !== staged.host) {
     throw new SnapmetaError(
       'HOST_MISMATCH',
-      `snapshot ${JSON.stringify(snapshot.id)} was taken on ${JSON.stringify(snapshot.hostname)}, which is not host ${JSON.stringify(staged.host)} of the upload key`,
+      `snapshot ${JSON.stringify(id)} was taken on ${JSON.stringify(hostname)}, which is not host ${JSON.stringify(staged.host)} of the upload key`,
     );
   }
-  // A vaultik-style id names its host too: one host must not claim (and, with
-  // write-once metadata, block for ever) an id that belongs to another.
-  const named = VAULTIK_ID.exec(snapshot.id)?.[1];
-  if (named !== undefined && named !== snapshot.hostname && !isHost(named)) {
-    throw new SnapmetaError('HOST_MISMATCH', `snapshot id ${JSON.stringify(snapshot.id)} names host ${JSON.stringify(named)}, not ${JSON.stringify(staged.host)} of the upload key`);
+  if (idOfHost(id, hostname)) return;
+  if (namesAHost(id)) {
+    throw new SnapmetaError('HOST_MISMATCH', `snapshot id ${JSON.stringify(id)} names host ${JSON.stringify(claimedHost(id))}, not ${JSON.stringify(shortHostName(hostname))} (${hostname}) of this upload`);
+  }
+  if (!allowUnnamed) {
+    throw new SnapmetaError('UNNAMED_SNAPSHOT_ID', `snapshot id ${JSON.stringify(id)} names no host: expected ${shortHostName(hostname)}_<name>_<RFC 3339 UTC time>, ${hostname}_<time> or ${shortHostName(hostname)}-YYYYMMDD-HHMMSSZ; a deployment with one host may publish such ids with SNAPMETA_ALLOW_UNNAMED_IDS=true`);
   }
 }
 

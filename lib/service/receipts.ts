@@ -3,6 +3,8 @@
 // what became of its upload.
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ErrorCode } from '../core/errors.ts';
+import type { KeyScheme } from '../core/keys.ts';
+import type { DbFormat } from '../core/manifest.ts';
 import type { MetadataStore } from '../stores/store.ts';
 
 /** Agents tag an upload with this user metadata to find its receipt. */
@@ -26,7 +28,10 @@ export interface Receipt {
   };
   outputs?: {
     bucket: string;
-    db: { key: string; format: 'sql' | 'sqlite'; size: number; sha256: string };
+    key_scheme: KeyScheme;
+    /** The metadata folder's name: the snapshot id, or under the hashed scheme its hash. */
+    metadata_key: string;
+    db: { key: string; format: DbFormat; size: number; sha256: string };
     manifest: { key: string; size: number };
   };
   layout?: string;

@@ -1,7 +1,8 @@
 // Deployment settings as plain data, shared by the CDK stack and the local
 // stack (fauxqs), so both build the same queue, DLQ and bucket layout. No CDK
 // imports here: the local stack must not load aws-cdk-lib.
-import { INDEX_SUFFIXES, STAGING_PREFIX } from '../core/keys.ts';
+import { INDEX_SUFFIXES, STAGING_PREFIX, type KeyScheme } from '../core/keys.ts';
+import type { DbFormat } from '../core/manifest.ts';
 
 export type Architecture = 'arm64' | 'x86_64';
 
@@ -18,6 +19,10 @@ export const DEFAULT_FUNCTION = {
   maxConcurrency: 5,
   maxIndexBytes: 1024 ** 3,
   deleteStaged: true,
+  // The seed's reader: SQL text under metadata/<snapshot-id>/ (README: compatibility).
+  format: 'sql' as DbFormat,
+  keyScheme: 'plain' as KeyScheme,
+  allowUnnamedIds: false,
 };
 
 /** AWS asks for an SQS event source's visibility timeout to be at least 6× the function timeout. */

@@ -9,6 +9,9 @@ import { DirStore } from '../../lib/stores/dir-store.ts';
 import { openExport } from '../../lib/pipeline/open-export.ts';
 import { publishExport, type PublishResult } from '../../lib/pipeline/publish.ts';
 import { sha256Hex } from '../../lib/codecs/hash.ts';
+import type { KeyScheme } from '../../lib/core/keys.ts';
+import type { DbFormat } from '../../lib/core/manifest.ts';
+import { loadSqlJs } from '../../lib/core/sqlite.ts';
 
 export interface Keys {
   identity: string;
@@ -28,12 +31,13 @@ export function tempDir(prefix = 'snapmeta-test-'): { path: string; remove(): vo
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-export async function exportTo(out: string, bytes: Uint8Array, snapshotId: string, keys: Keys, format: 'sql' | 'sqlite' = 'sql'): Promise<PublishResult> {
+export async function exportTo(out: string, bytes: Uint8Array, snapshotId: string, keys: Keys, format: DbFormat = 'sql', keyScheme: KeyScheme = 'plain'): Promise<PublishResult> {
   const job = await openExport(bytes, { snapshotId });
   try {
     return await publishExport(job, new DirStore(out), {
       recipients: [keys.recipient],
       format,
+      keyScheme,
       source: { sha256: sha256Hex(bytes), size: bytes.byteLength },
     });
   } finally {
@@ -42,10 +46,10 @@ export async function exportTo(out: string, bytes: Uint8Array, snapshotId: strin
 }
 
 /** age -d | zstd -d | sqlite3 (or straight to a file for the binary image). */
-export function debianRestore(exportDir: string, keys: Keys, to: string, format: 'sql' | 'sqlite' = 'sql'): void {
+export function debianRestore(exportDir: string, keys: Keys, to: string, format: DbFormat = 'sql'): void {
   const db = join(exportDir, 'db.zst.age');
   const sh = format === 'sql'
-    ? `age -d -i "$1" "$2" | zstd -dc | sqlite3 -bail "$3"`
+    ? `age -d -i "$1" "$2" | zstd -dc | sqlite3 -safe -bail "$3"`
     : `age -d -i "$1" "$2" | zstd -dc > "$3"`;
   execFileSync('bash', ['-o', 'pipefail', '-c', sh, 'restore', keys.identityFile, db, to], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
@@ -60,4 +64,25 @@ export function writeTemp(dir: string, name: string, bytes: Uint8Array): string 
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, bytes);
   return path;
+}
+
+/**
+ * The index with its snapshots renamed (every snapshot_id column follows), so a
+ * sample can carry the ids of any agent generation.
+ */
+export async function withSnapshotIds(bytes: Uint8Array, rename: (id: string, index: number) => string): Promise<Uint8Array> {
+  const SQL = await loadSqlJs();
+  const db = new SQL.Database(bytes);
+  try {
+    const ids = (db.exec('SELECT id FROM snapshots ORDER BY started_at')[0]?.values ?? []).map(([id]) => String(id));
+    const tables = (db.exec("SELECT m.name FROM sqlite_schema m JOIN pragma_table_info(m.name) c WHERE m.type = 'table' AND c.name = 'snapshot_id'")[0]?.values ?? []).map(([t]) => String(t));
+    ids.forEach((id, index) => {
+      const to = rename(id, index);
+      db.run('UPDATE snapshots SET id = ? WHERE id = ?', [to, id]);
+      for (const table of tables) db.run(`UPDATE "${table.replace(/"/g, '""')}" SET snapshot_id = ? WHERE snapshot_id = ?`, [to, id]);
+    });
+    return db.export();
+  } finally {
+    db.close();
+  }
 }

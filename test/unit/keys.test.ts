@@ -2,16 +2,19 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { SnapmetaError } from '../lib/core/errors.ts';
+import { SnapmetaError } from '../../lib/core/errors.ts';
+import { execFileSync } from 'node:child_process';
 import {
+  hashedSnapshotKey,
   MAX_HOST_BYTES,
   MAX_SNAPSHOT_ID_BYTES,
   decodeEventKey,
   encodeEventKey,
+  metadataKeys,
   parseStagingKey,
   receiptKey,
   stagingKey,
-} from '../lib/core/keys.ts';
+} from '../../lib/core/keys.ts';
 
 const badKey = (fn: () => unknown, pattern?: RegExp) =>
   assert.throws(fn, (err: unknown) => {
@@ -130,5 +133,37 @@ describe('stagingKey and receiptKey', () => {
     assert.equal(receiptKey('rejected', staged), 'rejected/web1/snap:1.json');
     const bad = 'incoming/../x.db';
     assert.equal(receiptKey('rejected', { key: bad }), `rejected/${createHash('sha256').update(bad).digest('hex')}.json`);
+  });
+});
+
+describe('metadataKeys', () => {
+  // Computed with coreutils, not with our code: the inner digest as raw bytes (xxd -r -p), hashed again.
+  const bySha256sum = (id: string) =>
+    execFileSync('bash', ['-c', 'printf %s "vaultik|$1" | sha256sum | cut -c1-64 | xxd -r -p | sha256sum | cut -c1-64', 'vector', id], { encoding: 'utf8' }).trim();
+
+  it('hashed: hex(sha256(sha256("vaultik|" + id))), as sha256sum computes it', () => {
+    // The README's vector.
+    assert.equal(hashedSnapshotKey('web-01_home_2026-11-13T03:00:03Z'), 'd82650f32fb95eb8d1b619a3500588fb514c3b0c9ff3b7b6dc820bb96d6f6de0');
+    for (const id of ['web-01_home_2026-11-13T03:00:03Z', 'db1.example.com_2026-11-20T03:00:00Z', 'wéb 01_näme+x_2026-01-01T00:00:00Z']) {
+      assert.equal(hashedSnapshotKey(id), bySha256sum(id), id);
+    }
+  });
+
+  it('plain keys name the folder by the id, hashed ones by its hash; both under the prefix', () => {
+    const id = 'web-01_home_2026-11-13T03:00:03Z';
+    assert.deepEqual(metadataKeys('vaultik/', id), {
+      key: id,
+      dir: `vaultik/metadata/${id}/`,
+      dbKey: `vaultik/metadata/${id}/db.zst.age`,
+      manifestKey: `vaultik/metadata/${id}/manifest.json.zst`,
+    });
+    const hashed = metadataKeys('', id, 'hashed');
+    assert.equal(hashed.key, hashedSnapshotKey(id));
+    assert.equal(hashed.dbKey, `metadata/${hashedSnapshotKey(id)}/db.zst.age`);
+    assert.ok(!hashed.dir.includes('web-01'), 'no host, name or time in the key');
+  });
+
+  it('refuses an id that cannot name a key, whatever the scheme', () => {
+    for (const scheme of ['plain', 'hashed'] as const) badKey(() => metadataKeys('', '../escaped', scheme), /cannot name an output key/);
   });
 });
