@@ -2,6 +2,7 @@
 // operator uses (age -d | zstd -d | sqlite3), against each native pipeline's
 // pruned database — schema and every row, typed (test/support/compare.ts).
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareDatabases } from '../test/support/compare.ts';
 
@@ -22,16 +23,18 @@ export interface Differences {
 
 export function differences(dir: string, identityFile: string, o: { cold: string; warm?: string; seedDb?: string; copyForwardDb?: string }): Differences {
   const restored = join(dir, 'restored.db');
-  restoreExport(o.cold, identityFile, restored);
-  let warm: string[] | undefined;
-  if (o.warm) {
-    const restoredWarm = join(dir, 'restored-warm.db');
-    restoreExport(o.warm, identityFile, restoredWarm);
-    warm = compareDatabases(restored, restoredWarm);
+  const restoredWarm = join(dir, 'restored-warm.db');
+  try {
+    restoreExport(o.cold, identityFile, restored);
+    if (o.warm) restoreExport(o.warm, identityFile, restoredWarm);
+    return {
+      seed: o.seedDb ? compareDatabases(o.seedDb, restored) : undefined,
+      copyForward: o.copyForwardDb ? compareDatabases(o.copyForwardDb, restored) : undefined,
+      warm: o.warm ? compareDatabases(restored, restoredWarm) : undefined,
+    };
+  } finally {
+    // Each is about the pruned index's size: free the disk for what follows.
+    rmSync(restored, { force: true });
+    rmSync(restoredWarm, { force: true });
   }
-  return {
-    seed: o.seedDb ? compareDatabases(o.seedDb, restored) : undefined,
-    copyForward: o.copyForwardDb ? compareDatabases(o.copyForwardDb, restored) : undefined,
-    warm,
-  };
 }
