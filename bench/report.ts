@@ -144,6 +144,8 @@ export interface SizingModel {
   model: Model;
   /** The shape fitted: of those measured, the one needing the most memory at 1 GB. */
   shape: string;
+  /** Whether the fit had two sizes of 100 MB or more, or had to take the small ones too. */
+  from100MB: boolean;
 }
 
 /**
@@ -159,13 +161,13 @@ export function modelOf(sizes: SizeResult[]): SizingModel | undefined {
     const points = (big.length >= 2 ? big : all).map((s) => ({
       indexBytes: s.indexBytes, peakRssBytes: Math.max(s.ours.peakRssBytes, s.warm?.peakRssBytes ?? 0), wallMs: s.ours.wallMs, cpuMs: s.ours.cpuMs,
     }));
-    return points.length >= 2 ? [{ model: fitModel(points), shape }] : [];
+    return points.length >= 2 ? [{ model: fitModel(points), shape, from100MB: big.length >= 2 }] : [];
   });
   const at1Gb = (f: SizingModel) => f.model.rss.slope * 1e9 + f.model.rss.intercept;
   return fits.sort((a, b) => at1Gb(b) - at1Gb(a))[0];
 }
 
-export function sizingTable({ model, shape }: SizingModel): string {
+export function sizingTable({ model, shape, from100MB }: SizingModel): string {
   const oneGb = 1e9;
   const rows = sizingGuide(model).map((g) => {
     const ref = g.maxIndexBytes >= oneGb ? durationOn(model, oneGb, g.memoryMb) : undefined;
@@ -180,7 +182,7 @@ export function sizingTable({ model, shape }: SizingModel): string {
   return [
     table(['function memory', 'vCPUs', 'largest index', 'its export: duration, cost arm64 / x86_64', 'a 1 GB index: duration, cost arm64 / x86_64'], rows),
     '',
-    `Fitted on the measured sizes of 100 MB and more of the ${shape} shape (of the shapes measured, the one needing the most memory at 1 GB), ` +
+    `Fitted on the measured sizes${from100MB ? ' of 100 MB and more' : ' (fewer than two of 100 MB or more: all of them)'} of the ${shape} shape (of the shapes measured, the one needing the most memory at 1 GB), ` +
       `each peak the larger of a cold and a warm process's: peak RSS ≈ ${model.rss.slope.toFixed(2)} × index + ${bytes(model.rss.intercept)}; ` +
       `wall ≈ ${seconds(model.wall.slope * oneGb)} per GB ${plus(model.wall.intercept)}; CPU ≈ ${seconds(model.cpu.slope * oneGb)} per GB ${plus(model.cpu.intercept)}. ` +
       `Largest index = (memory × ${1 - MEMORY_MARGIN} − ${bytes(model.rss.intercept)}) ÷ ${model.rss.slope.toFixed(2)}, at most ${HARD_MAX_INDEX_BYTES.toLocaleString('en-US')} bytes; ` +
