@@ -135,10 +135,11 @@ export function copyForwardSql(layout: IndexLayout, index: string, snapshotId: s
     // A scratch database: nothing to roll back or to survive a crash.
     'PRAGMA journal_mode = OFF;',
     'PRAGMA synchronous = OFF;',
-    // Its primary keys (and so their b-trees) fill in another order than the
-    // rows: with SQLite's default 2 MB cache, most inserts would evict a page
-    // to the file and read one back (at 30 MB with the cache cut to the same
-    // share, +30-50 %). A bulk load gets a cache as large as it needs.
+    // Some primary keys (chunk_files', blob_chunks') fill in another order
+    // than their rows arrive: with SQLite's default 2 MB cache, a large index's
+    // inserts would mostly evict a page to the file and read one back (a 30 MB
+    // index with its cache cut to the same share copied 30-50 % slower, on a
+    // busy machine). A bulk load gets a cache that holds what it builds.
     `PRAGMA cache_size = -${CACHE_KIB};`,
     `ATTACH ${sqlText(index)} AS src;`,
     'BEGIN;',
