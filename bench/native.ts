@@ -24,14 +24,17 @@ const STREAM = `set -o pipefail
   | /usr/bin/time -f '%U %S %M' -o "$1.zstd" zstd -3 -T0 -q -c \\
   | /usr/bin/time -f '%U %S %M' -o "$1.age" age -r "$3" > "$4"`;
 
-export function runNative(index: string, layout: IndexLayout, snapshotId: string, recipient: string, dir: string): NativeRun {
-  const prunedDb = join(dir, 'native.db');
-  const output = join(dir, 'native.db.zst.age');
-  const times = join(dir, 'native-time');
-  const copy = measure('cp', [index, prunedDb]);
-  // The script names the upload's own triggers, views and extra tables: reading them is not timed.
-  const script = nativePruneSql(layout, snapshotId, readIndexObjects(prunedDb));
-  const prune = measure('sqlite3', ['-batch', '-bail', prunedDb], { input: script });
+export interface StreamRun {
+  wallMs: number;
+  cpuMs: { dump: number; zstd: number; age: number };
+  /** The three processes together: they run at once. */
+  peakRssBytes: number;
+  outputBytes: number;
+}
+
+/** `sqlite3 .dump | zstd -3 -T0 | age -r` of a pruned database, each tool under GNU time. */
+export function streamDump(prunedDb: string, recipient: string, output: string): StreamRun {
+  const times = `${output}.time`;
   const stream = measure('bash', ['-c', STREAM, 'stream', times, prunedDb, recipient, output]);
   const tools = Object.fromEntries(['dump', 'zstd', 'age'].map((t) => {
     const file = `${times}.${t}`;
@@ -39,13 +42,27 @@ export function runNative(index: string, layout: IndexLayout, snapshotId: string
     rmSync(file);
     return [t, report];
   })) as Record<'dump' | 'zstd' | 'age', ReturnType<typeof parseTimeReport>>;
-  const streamRss = tools.dump.peakRssBytes + tools.zstd.peakRssBytes + tools.age.peakRssBytes;
+  return {
+    wallMs: stream.wallMs,
+    cpuMs: { dump: tools.dump.cpuMs, zstd: tools.zstd.cpuMs, age: tools.age.cpuMs },
+    peakRssBytes: tools.dump.peakRssBytes + tools.zstd.peakRssBytes + tools.age.peakRssBytes,
+    outputBytes: statSync(output).size,
+  };
+}
+
+export function runNative(index: string, layout: IndexLayout, snapshotId: string, recipient: string, dir: string): NativeRun {
+  const prunedDb = join(dir, 'native.db');
+  const copy = measure('cp', [index, prunedDb]);
+  // The script names the upload's own triggers, views and extra tables: reading them is not timed.
+  const script = nativePruneSql(layout, snapshotId, readIndexObjects(prunedDb));
+  const prune = measure('sqlite3', ['-batch', '-bail', prunedDb], { input: script });
+  const stream = streamDump(prunedDb, recipient, join(dir, 'native.db.zst.age'));
   return {
     wallMs: copy.wallMs + prune.wallMs + stream.wallMs,
     stages: { copy: copy.wallMs, prune: prune.wallMs, 'dump|zstd|age': stream.wallMs },
-    cpuMs: { prune: prune.cpuMs, dump: tools.dump.cpuMs, zstd: tools.zstd.cpuMs, age: tools.age.cpuMs },
-    peakRssBytes: Math.max(prune.peakRssBytes, streamRss),
-    outputBytes: statSync(output).size,
+    cpuMs: { prune: prune.cpuMs, ...stream.cpuMs },
+    peakRssBytes: Math.max(prune.peakRssBytes, stream.peakRssBytes),
+    outputBytes: stream.outputBytes,
     prunedDb,
   };
 }

@@ -3,99 +3,125 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { HARD_MAX_INDEX_BYTES } from '../lib/core/index-bytes.ts';
 import type { ColdStart } from './cold-start.ts';
+import { bytes, percent, rate, seconds, table } from './format.ts';
+import type { MachineLimits } from './limits.ts';
 import type { Machine } from './machine.ts';
-import type { NativeRun } from './native.ts';
-import type { OursRun } from './ours.ts';
+import { bySize, nominalSize, shapeOf, shapeText, type BenchResults, type LimitCheck, type SizeResult } from './results.ts';
 import { costOf, durationOn, fitModel, sizingGuide, MEMORY_MARGIN, PRICE, type Model } from './sizing.ts';
+import { RATIO_TARGETS, ratioVerdict, rssVerdict } from './targets.ts';
 
-export interface SizeResult {
-  label: string;
-  layout: string;
-  snapshots: number;
-  indexBytes: number;
-  /** Best of the runs (wall time); peakRssBytes is the largest of the runs. */
-  ours: OursRun;
-  native?: NativeRun;
-  oursWallsMs: number[];
-  nativeWallsMs: number[];
-  /** Differences of the restored export from the native pruning; empty when identical. */
-  differences?: string[];
-  /** The busiest the rest of the machine was just before a measurement (share of all cores). */
-  busy: number;
-  date: string;
-  /** How this row's run differed from a plain `npm run bench` (shown as *). */
-  note?: string;
-}
+const rowsKept = (s: SizeResult) =>
+  `${s.ours.rowsKept.toLocaleString('en-US')}${s.totalRows ? ` (${percent(s.ours.rowsKept / s.totalRows)})` : ''}`;
+const shortName = (s: SizeResult) => `${bytes(s.indexBytes)}, ${s.layout}, ${shapeOf(s)}${s.note ? ' *' : ''}`;
+const wall = (run?: { wallMs: number }) => (run ? seconds(run.wallMs) : '—');
+const ratio = (ours?: number, anchor?: number) => (ours !== undefined && anchor !== undefined ? `${(ours / anchor).toFixed(2)}` : '—');
+const bold = (text: string) => (text === '—' ? text : `**${text}**`);
+const sameAs = (d?: string[]) => (d === undefined ? '—' : d.length === 0 ? 'identical' : `**${d.length} differences**`);
 
-export interface LimitCheck {
-  bytes: number;
-  status: number;
-  message: string;
-  wallMs: number;
-  peakRssBytes: number;
-}
-
-export interface BenchResults {
-  machine: Machine;
-  sizes: SizeResult[];
-  coldStart?: ColdStart;
-  limit?: LimitCheck;
-}
-
-const MiB = 2 ** 20;
-export const rssTarget = (indexBytes: number) => 1.3 * indexBytes + 256 * MiB;
-
-export function bytes(n: number): string {
-  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
-  if (n >= MiB) return `${(n / MiB).toFixed(n >= 100 * MiB ? 0 : 1)} MiB`;
-  return `${(n / 1024).toFixed(0)} KiB`;
-}
-
-export function seconds(ms: number): string {
-  return ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`;
-}
-
-const table = (head: string[], rows: string[][]) =>
-  [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
-
-const bySize = (a: SizeResult, b: SizeResult) => a.indexBytes - b.indexBytes;
-
-export function resultsTable(sizes: SizeResult[]): string {
-  const rows = [...sizes].sort(bySize).map((s) => {
-    const ratio = (ms: number | undefined) => (s.native && ms !== undefined ? (ms / s.native.wallMs).toFixed(2) : '—');
-    const target = rssTarget(s.indexBytes);
-    return [
-      `${bytes(s.indexBytes)} (${s.layout}, ${s.snapshots} snapshots)${s.note ? ' *' : ''}`,
-      s.ours.rowsKept.toLocaleString('en-US'),
-      s.native ? seconds(s.native.wallMs) : '—',
-      `${seconds(s.ours.wallMs)} / ${s.ours.exportMs === undefined ? '—' : seconds(s.ours.exportMs)}`,
-      `**${ratio(s.ours.wallMs)}** / ${ratio(s.ours.exportMs)}`,
-      `${bytes(s.ours.peakRssBytes)} ${s.ours.peakRssBytes <= target ? '≤' : '**>**'} ${bytes(target)}`,
-      s.native ? bytes(s.native.peakRssBytes) : '—',
-      `${bytes(s.ours.outputBytes)} / ${s.native ? bytes(s.native.outputBytes) : '—'}`,
-      s.differences === undefined ? '—' : s.differences.length === 0 ? 'identical' : `**${s.differences.length} differences**`,
-    ];
-  });
+/** Wall time of every pipeline, and ours against each anchor. */
+export function wallTable(sizes: SizeResult[]): string {
+  const rows = [...sizes].sort(bySize).map((s) => [
+    `${bytes(s.indexBytes)} (${s.layout}, ${shapeText(s)})${s.note ? ' *' : ''}`,
+    rowsKept(s),
+    wall(s.native),
+    wall(s.copyForward),
+    `${seconds(s.ours.wallMs)} / ${s.ours.exportMs === undefined ? '—' : seconds(s.ours.exportMs)}`,
+    wall(s.warm),
+    `${bold(ratio(s.ours.wallMs, s.native?.wallMs))} / ${bold(ratio(s.ours.wallMs, s.copyForward?.wallMs))}`,
+    `${bold(ratio(s.warm?.wallMs, s.native?.wallMs))} / ${ratio(s.warm?.wallMs, s.copyForward?.wallMs)}`,
+    `${bytes(s.ours.outputBytes)} / ${s.native ? bytes(s.native.outputBytes) : '—'} / ${s.copyForward ? bytes(s.copyForward.outputBytes) : '—'}`,
+    `${sameAs(s.differences)} / ${sameAs(s.copyForwardDifferences)} / ${sameAs(s.warmDifferences)}`,
+  ]);
   return table([
-    'index', 'rows kept', 'native', 'ours: process / export', 'ours ÷ native: process / export',
-    'our peak RSS ≤ 1.3 × index + 256 MiB', 'native peak RSS', 'output ours / native', 'restored content',
+    'index', 'rows kept', 'seed native', 'copy-forward native', 'ours cold: process / export', 'ours warm',
+    'cold ÷ seed / ÷ copy-forward', 'warm ÷ seed / ÷ copy-forward', 'output ours / seed / copy-forward',
+    'restored content: vs seed / vs copy-forward / warm vs cold',
   ], rows);
 }
 
-export function stagesTable(sizes: SizeResult[]): string {
-  const st = (s: SizeResult, k: string) => seconds(s.ours.stages[k] ?? 0);
+/** Each target met, or missed by how much. */
+export function targetsTable(sizes: SizeResult[]): string {
+  const rows = [...sizes].sort(bySize).map((s) => [shortName(s), ...RATIO_TARGETS.map((t) => ratioVerdict(t, s)), rssVerdict(s)]);
+  return table(['index', ...RATIO_TARGETS.map((t) => t.label), 'peak RSS, cold / warm process ≤ 1.3 × index + 256 MiB'], rows);
+}
+
+/** CPU time of each pipeline (its tools', or the whole process's), and the peak RSS of each. */
+export function cpuTable(sizes: SizeResult[]): string {
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const tools = (cpu: Record<string, number> | undefined) =>
+    cpu ? `${Object.values(cpu).map(seconds).join(' + ')} = **${seconds(sum(Object.values(cpu)))}**` : '—';
   const rows = [...sizes].sort(bySize).map((s) => [
-    bytes(s.indexBytes),
-    s.native ? `${seconds(s.native.stages.copy)} · ${seconds(s.native.stages.prune)} · ${seconds(s.native.stages['dump|zstd|age'])}` : '—',
-    s.native ? `${seconds(s.native.cpuMs.dump)} · ${seconds(s.native.cpuMs.zstd)} · ${seconds(s.native.cpuMs.age)}` : '—',
-    `${st(s, 'read')} · ${st(s, 'load')} · ${st(s, 'prune')} · ${st(s, 'dump')} · ${st(s, 'compress')} · ${st(s, 'encrypt')} · ${st(s, 'write')}`,
-    `${seconds(s.ours.cpuMs)}`,
-    `${s.oursWallsMs.map(seconds).join(', ')} / ${s.nativeWallsMs.map(seconds).join(', ') || '—'}`,
+    shortName(s),
+    tools(s.native?.cpuMs),
+    tools(s.copyForward?.cpuMs),
+    `**${seconds(s.ours.cpuMs)}**`,
+    s.warm ? `**${seconds(s.warm.cpuMs)}** (first ${seconds(s.warm.first.cpuMs)})` : '—',
+    [s.native, s.copyForward, s.ours, s.warm].map((r) => (r ? bytes(r.peakRssBytes) : '—')).join(' / '),
+  ]);
+  return table([
+    'index', 'seed CPU: prune + dump + zstd + age', 'copy-forward CPU: copy-forward + dump + zstd + age', 'ours cold CPU (process)',
+    'ours warm CPU (second export)', 'peak RSS: seed / copy-forward / cold / warm process',
+  ], rows);
+}
+
+const OUR_STAGES = ['read', 'load', 'prune', 'dump', 'compress', 'encrypt', 'write'];
+const ourStages = (run?: { stages: Record<string, number> }) => (run ? OUR_STAGES.map((k) => seconds(run.stages[k] ?? 0)).join(' · ') : '—');
+
+/** Where the time goes: every pipeline's stages (best run of each), all runs, and how busy the machine was. */
+export function stagesTable(sizes: SizeResult[]): string {
+  const rows = [...sizes].sort(bySize).map((s) => [
+    shortName(s),
+    s.native ? [s.native.stages.copy, s.native.stages.prune, s.native.stages['dump|zstd|age']].map(seconds).join(' · ') : '—',
+    s.copyForward ? [s.copyForward.parts.rows, s.copyForward.parts.indexes, s.copyForward.stages['dump|zstd|age']].map(seconds).join(' · ') : '—',
+    ourStages(s.ours),
+    ourStages(s.warm),
+    [s.nativeWallsMs, s.copyForwardWallsMs, s.oursWallsMs, s.warmWallsMs].map((w) => (w?.length ? w.map(seconds).join(', ') : '—')).join(' / '),
     `${Math.round(s.busy * 100)}%`,
   ]);
   return table([
-    'index', 'native: copy · prune · dump\\|zstd\\|age', 'native CPU: dump · zstd · age', 'ours: read · load · prune · dump · compress · encrypt · write', 'our CPU', 'all runs: ours / native', 'machine busy',
+    'index', 'seed: copy · prune · dump\\|zstd\\|age', 'copy-forward: rows · indexes · dump\\|zstd\\|age',
+    `ours cold: ${OUR_STAGES.join(' · ')}`, `ours warm: ${OUR_STAGES.join(' · ')}`,
+    'all runs: seed / copy-forward / cold / warm', 'machine busy',
   ], rows);
+}
+
+/**
+ * How close our read and compress stages come to what bounds them: the read
+ * copies the file out of the page cache while sha256 runs over it (both on
+ * their own cores), so the slower of memory copy and sha256 bounds it; each
+ * compressed frame is zstd -3 on one core.
+ */
+export function limitsTable(sizes: SizeResult[], machine?: MachineLimits): string {
+  const readBound = machine && Math.min(machine.memcpyBytesPerSec, machine.sha256BytesPerSec);
+  const reached = (n: number, ms: number | undefined, bound?: number) =>
+    ms ? `${rate(n / (ms / 1000))}${bound ? ` (${percent(n / (ms / 1000) / bound)})` : ''}` : '—';
+  const rows = [...sizes].sort(bySize).map((s) => [
+    shortName(s),
+    `${reached(s.indexBytes, s.ours.stages.read, readBound)} / ${reached(s.indexBytes, s.warm?.stages.read, readBound)}`,
+    machine ? `${rate(machine.memcpyBytesPerSec)} · ${rate(machine.sha256BytesPerSec)}` : '—',
+    s.dump ? bytes(s.dump.dumpBytes) : '—',
+    s.dump ? `${reached(s.dump.dumpBytes, s.ours.stages.compress, s.dump.zstdOneCoreBytesPerSec)} / ${reached(s.dump.dumpBytes, s.warm?.stages.compress, s.dump.zstdOneCoreBytesPerSec)}` : '—',
+    s.dump ? rate(s.dump.zstdOneCoreBytesPerSec) : '—',
+  ]);
+  return table([
+    'index', 'read: cold / warm (share of its bound)', 'bound: memory copy · sha256', 'dump (SQL text)',
+    'compress: cold / warm (share of its bound)', 'bound: zstd -3, one core',
+  ], rows);
+}
+
+/** Every results table, as bench/README.md holds them. */
+export function resultsTables(r: BenchResults): string {
+  return [
+    wallTable(r.sizes),
+    'Targets (issue 17), per size and shape:',
+    targetsTable(r.sizes),
+    'CPU time and peak RSS (the best run of each; our peaks the largest of all runs):',
+    cpuTable(r.sizes),
+    'Stages (the best run of each):',
+    stagesTable(r.sizes),
+    'Each stage against its own limit (bench/limits.ts):',
+    limitsTable(r.sizes, r.machineLimits),
+  ].join('\n\n');
 }
 
 export function coldStartTable(c: ColdStart): string {
@@ -114,14 +140,34 @@ export function machineText(m: Machine, sizes: SizeResult[]): string {
   return `${m.cpu}, ${m.cores} cores, ${bytes(m.memoryBytes)} RAM, ${m.os}; Node ${m.node}; ${m.tools}. Measured ${dates}.`;
 }
 
-/** The sizing model from the measured sizes of 100 MB and more (smaller ones are mostly fixed costs). */
-export function modelOf(sizes: SizeResult[]): Model | undefined {
-  const big = sizes.filter((s) => s.indexBytes >= 90e6);
-  const points = (big.length >= 2 ? big : sizes).map((s) => ({ indexBytes: s.indexBytes, peakRssBytes: s.ours.peakRssBytes, wallMs: s.ours.wallMs, cpuMs: s.ours.cpuMs }));
-  return points.length >= 2 ? fitModel(points) : undefined;
+export interface SizingModel {
+  model: Model;
+  /** The shape fitted: of those measured, the one needing the most memory at 1 GB. */
+  shape: string;
+  /** Whether the fit had two sizes of 100 MB or more, or had to take the small ones too. */
+  from100MB: boolean;
 }
 
-export function sizingTable(model: Model): string {
+/**
+ * The sizing model from the measured sizes of 100 MB and more (smaller ones
+ * are mostly fixed costs), fitted per shape; the guide takes the shape that
+ * needs the most memory at 1 GB. A peak is the larger of the cold process's
+ * and the warm one's: a warm function holds what its last export left too.
+ */
+export function modelOf(sizes: SizeResult[]): SizingModel | undefined {
+  const fits = [...new Set(sizes.map(shapeOf))].flatMap((shape) => {
+    const all = sizes.filter((s) => shapeOf(s) === shape);
+    const big = all.filter((s) => nominalSize(s) >= 100e6);
+    const points = (big.length >= 2 ? big : all).map((s) => ({
+      indexBytes: s.indexBytes, peakRssBytes: Math.max(s.ours.peakRssBytes, s.warm?.peakRssBytes ?? 0), wallMs: s.ours.wallMs, cpuMs: s.ours.cpuMs,
+    }));
+    return points.length >= 2 ? [{ model: fitModel(points), shape, from100MB: big.length >= 2 }] : [];
+  });
+  const at1Gb = (f: SizingModel) => f.model.rss.slope * 1e9 + f.model.rss.intercept;
+  return fits.sort((a, b) => at1Gb(b) - at1Gb(a))[0];
+}
+
+export function sizingTable({ model, shape, from100MB }: SizingModel): string {
   const oneGb = 1e9;
   const rows = sizingGuide(model).map((g) => {
     const ref = g.maxIndexBytes >= oneGb ? durationOn(model, oneGb, g.memoryMb) : undefined;
@@ -136,7 +182,8 @@ export function sizingTable(model: Model): string {
   return [
     table(['function memory', 'vCPUs', 'largest index', 'its export: duration, cost arm64 / x86_64', 'a 1 GB index: duration, cost arm64 / x86_64'], rows),
     '',
-    `Fitted on the measured sizes of 100 MB and more: peak RSS ≈ ${model.rss.slope.toFixed(2)} × index + ${bytes(model.rss.intercept)}; ` +
+    `Fitted on the measured sizes${from100MB ? ' of 100 MB and more' : ' (fewer than two of 100 MB or more: all of them)'} of the ${shape} shape (of the shapes measured, the one needing the most memory at 1 GB), ` +
+      `each peak the larger of a cold and a warm process's: peak RSS ≈ ${model.rss.slope.toFixed(2)} × index + ${bytes(model.rss.intercept)}; ` +
       `wall ≈ ${seconds(model.wall.slope * oneGb)} per GB ${plus(model.wall.intercept)}; CPU ≈ ${seconds(model.cpu.slope * oneGb)} per GB ${plus(model.cpu.intercept)}. ` +
       `Largest index = (memory × ${1 - MEMORY_MARGIN} − ${bytes(model.rss.intercept)}) ÷ ${model.rss.slope.toFixed(2)}, at most ${HARD_MAX_INDEX_BYTES.toLocaleString('en-US')} bytes; ` +
       `prices $${PRICE.arm64} (arm64) and $${PRICE.x86_64} (x86_64) per GB-second.`,
@@ -164,7 +211,7 @@ export function updateReadme(path: string, r: BenchResults): void {
   let doc = readFileSync(path, 'utf8');
   doc = replaceBlock(doc, 'machine', machineText(r.machine, r.sizes));
   const notes = [...new Set(r.sizes.flatMap((s) => (s.note ? [s.note] : [])))].map((n) => `\n\n\\* ${n}`).join('');
-  doc = replaceBlock(doc, 'results', `${resultsTable(r.sizes)}${notes}\n\nStages (the best run of each):\n\n${stagesTable(r.sizes)}`);
+  doc = replaceBlock(doc, 'results', `${resultsTables(r)}${notes}`);
   if (r.coldStart) doc = replaceBlock(doc, 'cold-start', coldStartTable(r.coldStart));
   if (r.limit) doc = replaceBlock(doc, 'limit', limitText(r.limit));
   const model = modelOf(r.sizes);

@@ -37,16 +37,32 @@ interface Keys {
   blobRef: string;
 }
 
-const KEYS: Record<IndexLayout, Keys> = {
+export const KEYS: Record<IndexLayout, Keys> = {
   v1: { file: 'path', snapshotFilesRef: 'file_path', fileChunksRef: 'path', chunkFilesRef: 'file_path', blob: 'blob_hash', blobRef: 'blob_hash' },
   v2: { file: 'id', snapshotFilesRef: 'file_id', fileChunksRef: 'file_id', chunkFilesRef: 'file_id', blob: 'id', blobRef: 'blob_id' },
 };
 
 /** Tables pruned by the rules below rather than by their snapshot_id column. */
-const RULED = ['snapshots', 'snapshot_files', 'files', 'file_chunks', 'chunk_files', 'chunks', 'blob_chunks', 'blobs', 'snapshot_blobs'];
+export const RULED = ['snapshots', 'snapshot_files', 'files', 'file_chunks', 'chunk_files', 'chunks', 'blob_chunks', 'blobs', 'snapshot_blobs'];
 
 function layoutTables(layout: IndexLayout): Set<string> {
   return new Set([...schemaSql(layout).matchAll(/^CREATE TABLE (\w+)/gim)].map((m) => m[1].toLowerCase()));
+}
+
+/**
+ * What pruning does with each table besides the RULED ones: agent tables with
+ * a snapshot_id column keep the rows of S; statistics and other unknown tables
+ * go. Every other table is kept whole. Shared with the bench's copy-forward
+ * pipeline, so both prune the same way.
+ */
+export function tableFates(layout: IndexLayout, objects: IndexObjects): { bySnapshot: IndexObjects['tables']; dropped: IndexObjects['tables'] } {
+  const known = layoutTables(layout);
+  const ruled = new Set(RULED);
+  const lower = (s: string) => s.toLowerCase();
+  const bySnapshot = objects.tables.filter((t) => !ruled.has(lower(t.name)) && t.columns.some((c) => lower(c) === 'snapshot_id'));
+  const dropped = objects.tables.filter((t) => /^sqlite_stat/i.test(t.name)
+    || (!known.has(lower(t.name)) && !/^sqlite_/i.test(t.name) && !bySnapshot.includes(t)));
+  return { bySnapshot, dropped };
 }
 
 /**
@@ -57,12 +73,7 @@ function layoutTables(layout: IndexLayout): Set<string> {
 export function nativePruneSql(layout: IndexLayout, snapshotId: string, objects: IndexObjects): string {
   const k = KEYS[layout];
   const S = sqlText(snapshotId);
-  const known = layoutTables(layout);
-  const ruled = new Set(RULED);
-  const lower = (s: string) => s.toLowerCase();
-  const bySnapshot = objects.tables.filter((t) => !ruled.has(lower(t.name)) && t.columns.some((c) => lower(c) === 'snapshot_id'));
-  const dropped = objects.tables.filter((t) => /^sqlite_stat/i.test(t.name)
-    || (!known.has(lower(t.name)) && !/^sqlite_/i.test(t.name) && !bySnapshot.includes(t)));
+  const { bySnapshot, dropped } = tableFates(layout, objects);
   const v2 = layout === 'v2';
   return [
     'PRAGMA foreign_keys = OFF;',
