@@ -9,7 +9,9 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { METRICS } from '../lib/service/settings.ts';
+import { noteFailure } from '../lib/service/failures.ts';
 import { processUpload, type StagedObjectRef, type UploadOutcome } from '../lib/service/process-upload.ts';
+import type { Receipt } from '../lib/service/receipts.ts';
 import type { ExportConfig } from '../lib/service/config.ts';
 import { objectsCreated } from './s3-notification.ts';
 
@@ -37,7 +39,7 @@ export function createExportHandler(deps: ExportHandlerDeps): ExportHandler {
   const marginMs = deps.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
   const processor = new BatchProcessor(EventType.SQS);
 
-  async function exportObject(ref: StagedObjectRef, context: Context): Promise<void> {
+  async function exportObject(ref: StagedObjectRef, context: Context, attempt: number): Promise<void> {
     if (config.stagingBucket && ref.bucket !== config.stagingBucket) {
       logger.warn('event from another bucket ignored', { bucket: ref.bucket, stagingBucket: config.stagingBucket });
       return;
@@ -51,6 +53,10 @@ export function createExportHandler(deps: ExportHandlerDeps): ExportHandler {
     );
     try {
       report(await processUpload(ref, { s3, config, signal: deadline.signal, log: logger }));
+    } catch (err) {
+      // Kept beside the receipts: what `snapmeta dlq list` shows for a parked message.
+      await noteFailure(s3, ref, err, attempt);
+      throw err;
     } finally {
       clearTimeout(timer);
     }
@@ -92,6 +98,7 @@ export function createExportHandler(deps: ExportHandlerDeps): ExportHandler {
         metrics.addMetric('OutputBytes', MetricUnit.Bytes, result.bytesOut);
         metrics.addMetric('RowsKept', MetricUnit.Count, rowsKept);
         metrics.addMetric('ExportDurationMs', MetricUnit.Milliseconds, outcome.durationMs);
+        reportBlobsCheck(outcome.receipt);
         for (const [stage, ms] of Object.entries(outcome.receipt.timings_ms)) {
           const single = metrics.singleMetric();
           single.addDimension('stage', stage);
@@ -101,10 +108,27 @@ export function createExportHandler(deps: ExportHandlerDeps): ExportHandler {
     }
   }
 
+  /** Missing blobs make the export useless though it is correct: a metric with an alarm, and a warning. */
+  function reportBlobsCheck({ blobs_check: check }: Receipt): void {
+    if (!check) return;
+    if ('error' in check) {
+      logger.warn('the export is published, but its blobs could not be checked', { error: check.error });
+      metrics.addMetric('BlobCheckFailed', MetricUnit.Count, 1);
+      return;
+    }
+    metrics.addMetric('MissingBlobs', MetricUnit.Count, check.missing + check.sizeMismatches);
+    if (check.missing || check.sizeMismatches) {
+      logger.warn('blobs the export names are missing from the backup bucket, or have another size', {
+        missing: check.missing, sizeMismatches: check.sizeMismatches, missingSample: check.missingSample.slice(0, 5),
+      });
+    }
+  }
+
   // Records one at a time: each holds a whole index database in memory.
   async function recordHandler(record: SQSRecord, context: Context): Promise<void> {
     try {
-      for (const ref of objectsCreated(record.body)) await exportObject(ref, context);
+      const attempt = Number(record.attributes.ApproximateReceiveCount) || 1;
+      for (const ref of objectsCreated(record.body)) await exportObject(ref, context, attempt);
     } catch (err) {
       // Transient (S3, throttling, the deadline) or not an S3 event at all:
       // fail the record so SQS retries it, and after the redrive limit parks it in the DLQ.

@@ -6,7 +6,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledgeWildcardResources } from './nag.ts';
 import { AGENT, NOTIFICATION_FILTER } from '../lib/service/settings.ts';
-import { RECEIPT_PREFIXES } from '../lib/core/keys.ts';
+import { STAGING_OUTPUT_PREFIXES } from '../lib/core/keys.ts';
 
 const HOST_VARIABLE = `\${aws:PrincipalTag/${AGENT.hostTagKey}}`;
 
@@ -15,7 +15,7 @@ export class AgentPolicy extends Construct {
 
   constructor(scope: Construct, id: string, stagingBucket: s3.IBucket) {
     super(scope, id);
-    const receipts = RECEIPT_PREFIXES.map((p) => `${p}${HOST_VARIABLE}/`);
+    const receipts = STAGING_OUTPUT_PREFIXES.map((p) => `${p}${HOST_VARIABLE}/`);
     const receiptObjects = receipts.map((p) => `${p}*`);
     const uploads = `${NOTIFICATION_FILTER.prefix}${HOST_VARIABLE}/*`;
     this.policy = new iam.ManagedPolicy(this, 'Policy', {

@@ -3,7 +3,7 @@
 import type { Node } from 'constructs';
 import { HARD_MAX_INDEX_BYTES } from '../lib/core/index-bytes.ts';
 import { parseRecipients } from '../lib/core/recipients.ts';
-import { KEY_SCHEMES, type KeyScheme } from '../lib/core/keys.ts';
+import { BLOBS_PREFIX, KEY_SCHEMES, type KeyScheme } from '../lib/core/keys.ts';
 import { DB_FORMATS, type DbFormat } from '../lib/core/manifest.ts';
 import { parseBoolean, parseChoice } from '../lib/service/env.ts';
 import {
@@ -36,6 +36,10 @@ export interface SnapmetaConfig {
   keyScheme?: KeyScheme;
   /** Publish snapshot ids that name no host: for a deployment with one host only. */
   allowUnnamedIds?: boolean;
+  /** After publishing, check that the export's blobs exist in the backup bucket (default true). */
+  checkBlobs?: boolean;
+  /** Where the blobs are, vaultik's `<h[0:2]>/<h[2:4]>/<h>` below it; default `<backupPrefix>blobs/`. */
+  blobPrefix?: string;
   /** Days before staged uploads and receipts expire; must exceed the DLQ retention. */
   stagingExpirationDays?: number;
   /** Email addresses subscribed to the alarm topic. */
@@ -56,6 +60,8 @@ export interface ResolvedConfig {
   format: DbFormat;
   keyScheme: KeyScheme;
   allowUnnamedIds: boolean;
+  checkBlobs: boolean;
+  blobPrefix: string;
   stagingExpirationDays: number;
   alarmEmails: string[];
 }
@@ -77,6 +83,8 @@ export function resolveConfig(config: SnapmetaConfig): ResolvedConfig {
     format: checkChoice('format', config.format ?? DEFAULT_FUNCTION.format, DB_FORMATS),
     keyScheme: checkChoice('keyScheme', config.keyScheme ?? DEFAULT_FUNCTION.keyScheme, KEY_SCHEMES),
     allowUnnamedIds: config.allowUnnamedIds ?? DEFAULT_FUNCTION.allowUnnamedIds,
+    checkBlobs: config.checkBlobs ?? DEFAULT_FUNCTION.checkBlobs,
+    blobPrefix: checkPrefix(config.blobPrefix ?? `${checkPrefix(config.backupPrefix ?? '')}${BLOBS_PREFIX}`, 'blobPrefix'),
     stagingExpirationDays: checkInt(
       'stagingExpirationDays',
       config.stagingExpirationDays ?? STAGING.expirationDays,
@@ -104,9 +112,9 @@ function checkBucketName(name: string): string {
   return name;
 }
 
-function checkPrefix(prefix: string): string {
+function checkPrefix(prefix: string, name = 'backupPrefix'): string {
   if (prefix !== '' && !/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/$/.test(prefix)) {
-    throw new Error(`backupPrefix ${JSON.stringify(prefix)} must be empty or path segments ending in '/', e.g. "site-a/"`);
+    throw new Error(`${name} ${JSON.stringify(prefix)} must be empty or path segments ending in '/', e.g. "site-a/"`);
   }
   return prefix;
 }
@@ -156,6 +164,8 @@ export function configFromContext(node: Node): SnapmetaConfig {
     format: str('format') as DbFormat | undefined,
     keyScheme: str('keyScheme') as KeyScheme | undefined,
     allowUnnamedIds: bool('allowUnnamedIds'),
+    checkBlobs: bool('checkBlobs'),
+    blobPrefix: str('blobPrefix'),
     stagingExpirationDays: num('stagingExpirationDays'),
     alarmEmails: list('alarmEmails'),
   };

@@ -15,7 +15,7 @@ import { bundleFunction, ENTRY, HANDLER } from './bundle.ts';
 import type { ResolvedConfig } from './config.ts';
 import { acknowledgeWildcardResources } from './nag.ts';
 import { LOG_RETENTION_DAYS, METRICS, NOTIFICATION_FILTER, QUEUE, visibilityTimeoutSeconds } from '../lib/service/settings.ts';
-import { RECEIPT_PREFIXES } from '../lib/core/keys.ts';
+import { STAGING_OUTPUT_PREFIXES } from '../lib/core/keys.ts';
 import { requireIfNoneMatch, type Storage } from './storage.ts';
 
 export class ExportPipeline extends Construct {
@@ -92,6 +92,8 @@ export class ExportPipeline extends Construct {
         SNAPMETA_FORMAT: config.format,
         SNAPMETA_KEY_SCHEME: config.keyScheme,
         SNAPMETA_ALLOW_UNNAMED_IDS: String(config.allowUnnamedIds),
+        SNAPMETA_CHECK_BLOBS: String(config.checkBlobs),
+        SNAPMETA_BLOB_PREFIX: config.blobPrefix,
         ...('values' in config.recipients
           ? { SNAPMETA_AGE_RECIPIENTS: config.recipients.values.join(',') }
           : { SNAPMETA_RECIPIENTS_PARAMETER: config.recipients.parameter }),
@@ -112,7 +114,7 @@ export class ExportPipeline extends Construct {
     );
     acknowledgeWildcardResources(
       role,
-      [backupBucket.arnForObjects(`${metadataPrefix}*`)],
+      [backupBucket.arnForObjects(`${metadataPrefix}*`), ...(config.checkBlobs ? [backupBucket.arnForObjects(`${config.blobPrefix}*`)] : [])],
       'Every snapshot publishes new keys under the metadata prefix: the prefix is the narrowest scope (writes are create-only, see RequireIfNoneMatchOnMetadata).',
     );
     Validations.of(this.function).acknowledge({
@@ -131,7 +133,7 @@ export class ExportPipeline extends Construct {
 }
 
 const STAGED_OBJECTS = [`${NOTIFICATION_FILTER.prefix}*`];
-const RECEIPT_OBJECTS = RECEIPT_PREFIXES.map((p) => `${p}*`);
+const RECEIPT_OBJECTS = STAGING_OUTPUT_PREFIXES.map((p) => `${p}*`);
 
 /**
  * Exactly what the export needs: read and delete staged uploads; write
@@ -167,6 +169,12 @@ function exportStatements(storage: Storage, logGroup: logs.ILogGroup, config: Re
     }),
     // Also on the role, so the rule holds for an imported bucket whose policy we cannot change.
     requireIfNoneMatch(metadataObjects),
+    ...(config.checkBlobs ? [new iam.PolicyStatement({
+      // HEAD needs s3:GetObject; the blob check reads no blob's bytes, but IAM has no narrower action.
+      sid: 'LookForBlobs',
+      actions: ['s3:GetObject'],
+      resources: [backupBucket.arnForObjects(`${config.blobPrefix}*`)],
+    })] : []),
     new iam.PolicyStatement({
       sid: 'WriteLogs',
       actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],

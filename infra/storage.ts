@@ -4,7 +4,7 @@ import { Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { METADATA_PREFIX, RECEIPT_PREFIXES } from '../lib/core/keys.ts';
+import { METADATA_PREFIX, STAGING_OUTPUT_PREFIXES } from '../lib/core/keys.ts';
 import { ACCESS_LOGS, NOTIFICATION_FILTER, STAGING } from '../lib/service/settings.ts';
 
 export interface StorageProps {
@@ -50,7 +50,7 @@ export class Storage extends Construct {
       versioned: true,
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'staging/',
-      lifecycleRules: [NOTIFICATION_FILTER.prefix, ...RECEIPT_PREFIXES].map((prefix) => ({
+      lifecycleRules: [NOTIFICATION_FILTER.prefix, ...STAGING_OUTPUT_PREFIXES].map((prefix) => ({
         id: `expire-${prefix.replace(/\/$/, '')}`,
         prefix,
         expiration: expiry,

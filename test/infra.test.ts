@@ -20,7 +20,7 @@ import {
   QUEUE,
   STAGING,
 } from '../lib/service/settings.ts';
-import { RECEIPT_PREFIXES } from '../lib/core/keys.ts';
+import { STAGING_OUTPUT_PREFIXES } from '../lib/core/keys.ts';
 import { SnapmetaStack, type SnapmetaStackProps } from '../infra/stack.ts';
 
 // A real X25519 recipient (public key only), made with age-keygen.
@@ -112,7 +112,7 @@ describe('buckets', () => {
     const rules = created.props(created.stack.storage.stagingBucket).LifecycleConfiguration.Rules;
     assert.deepEqual(
       rules,
-      [NOTIFICATION_FILTER.prefix, ...RECEIPT_PREFIXES].map((prefix) => ({
+      [NOTIFICATION_FILTER.prefix, ...STAGING_OUTPUT_PREFIXES].map((prefix) => ({
         Id: `expire-${prefix.slice(0, -1)}`,
         Prefix: prefix,
         Status: 'Enabled',
@@ -219,6 +219,8 @@ describe('function', () => {
       SNAPMETA_FORMAT: 'sql',
       SNAPMETA_KEY_SCHEME: 'plain',
       SNAPMETA_ALLOW_UNNAMED_IDS: 'false',
+      SNAPMETA_CHECK_BLOBS: 'true',
+      SNAPMETA_BLOB_PREFIX: 'blobs/',
     });
   });
 
@@ -320,7 +322,7 @@ describe('least privilege', () => {
           Action: ['s3:GetObject', 's3:GetObjectVersion', 's3:DeleteObject', 's3:DeleteObjectVersion'],
           Resource: [`${staging}/incoming/*`],
         },
-        { Sid: 'WriteReceipts', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [`${staging}/processed/*`, `${staging}/rejected/*`] },
+        { Sid: 'WriteReceipts', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [`${staging}/processed/*`, `${staging}/rejected/*`, `${staging}/failed/*`] },
         {
           Sid: 'ReadAndCreateMetadata',
           Effect: 'Allow',
@@ -335,6 +337,8 @@ describe('least privilege', () => {
           Resource: [`${backupArn}/${prefix}metadata/*`],
           Condition: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
         },
+        // Existence and size of the export's blobs, nothing else of them.
+        { Sid: 'LookForBlobs', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [`${backupArn}/${prefix}blobs/*`] },
         {
           Sid: 'WriteLogs',
           Effect: 'Allow',
@@ -358,14 +362,14 @@ describe('least privilege', () => {
     const host = `<aws:PrincipalTag/${AGENT.hostTagKey}>`; // ${…} as cdk-nag renders it
     assert.deepEqual(flatStatements(policy.Properties.PolicyDocument), [
       { Sid: 'UploadOwnIndexes', Effect: 'Allow', Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Resource: [`${staging}/incoming/${host}/*`] },
-      { Sid: 'ReadOwnReceipts', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [`${staging}/processed/${host}/*`, `${staging}/rejected/${host}/*`] },
+      { Sid: 'ReadOwnReceipts', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [`${staging}/processed/${host}/*`, `${staging}/rejected/${host}/*`, `${staging}/failed/${host}/*`] },
       {
         Sid: 'ListOwnReceipts',
         Effect: 'Allow',
         Action: ['s3:ListBucket'],
         Resource: [staging],
         Condition: {
-          StringLike: { 's3:prefix': ['processed/${aws:PrincipalTag/snapmeta-host}/*', 'rejected/${aws:PrincipalTag/snapmeta-host}/*'] },
+          StringLike: { 's3:prefix': ['processed/${aws:PrincipalTag/snapmeta-host}/*', 'rejected/${aws:PrincipalTag/snapmeta-host}/*', 'failed/${aws:PrincipalTag/snapmeta-host}/*'] },
         },
       },
     ]);

@@ -413,7 +413,7 @@ describe('export handler', () => {
       }),
       {
         recipients: [keys.recipient], backupBucket: 'b', backupPrefix: 'vaultik/', deleteStaged: false, maxIndexBytes: 1048576, stagingBucket: 's',
-        format: 'sqlite', keyScheme: 'hashed', allowUnnamedIds: true,
+        format: 'sqlite', keyScheme: 'hashed', allowUnnamedIds: true, checkBlobs: true, blobPrefix: undefined,
       },
     );
     const defaults = await load({ SNAPMETA_AGE_RECIPIENTS: keys.recipient });

@@ -11,7 +11,13 @@ export const STAGING_PREFIX = 'incoming/';
 export const INDEX_SUFFIXES = ['.db.zst', '.db'] as const;
 export const RECEIPT_FOLDERS = ['processed', 'rejected'] as const;
 export const RECEIPT_PREFIXES = RECEIPT_FOLDERS.map((folder) => `${folder}/`);
+/** Where the function notes the last transient failure of an upload (what `snapmeta dlq list` shows). */
+export const FAILED_FOLDER = 'failed';
 export const METADATA_PREFIX = 'metadata/';
+/** vaultik's blob layout in the backup bucket: <prefix>blobs/<h[0:2]>/<h[2:4]>/<h>. */
+export const BLOBS_PREFIX = 'blobs/';
+/** Everything the function writes in the staging bucket: receipts and failure notes. */
+export const STAGING_OUTPUT_PREFIXES = [...RECEIPT_PREFIXES, `${FAILED_FOLDER}/`];
 export const DB_FILE = 'db.zst.age';
 export const MANIFEST_FILE = 'manifest.json.zst';
 
@@ -28,7 +34,7 @@ export interface StagingKey {
   compressed: boolean;
 }
 
-export type ReceiptFolder = (typeof RECEIPT_FOLDERS)[number];
+export type ReceiptFolder = (typeof RECEIPT_FOLDERS)[number] | typeof FAILED_FOLDER;
 
 /** S3 event notifications URL-encode object keys, with '+' for a space. */
 export function decodeEventKey(encoded: string): string {
@@ -141,4 +147,10 @@ export function metadataKeys(prefix: string, snapshotId: string, scheme: KeySche
   const key = scheme === 'hashed' ? hashedSnapshotKey(snapshotId) : snapshotId;
   const dir = `${prefix}${METADATA_PREFIX}${key}/`;
   return { key, dir, dbKey: `${dir}${DB_FILE}`, manifestKey: `${dir}${MANIFEST_FILE}` };
+}
+
+/** The folder of a blob's shard, `<blobPrefix><h[0:2]>/<h[2:4]>/`, and the blob's own key in it. */
+export function blobKey(blobPrefix: string, hash: string): { shard: string; key: string } {
+  const shard = `${blobPrefix}${hash.slice(0, 2)}/${hash.slice(2, 4)}/`;
+  return { shard, key: `${shard}${hash}` };
 }

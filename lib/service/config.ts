@@ -36,6 +36,8 @@ export async function loadExportConfig(env: NodeJS.ProcessEnv = process.env, rea
     format: parseChoice('SNAPMETA_FORMAT', env.SNAPMETA_FORMAT, DB_FORMATS, DEFAULT_FUNCTION.format),
     keyScheme: parseChoice('SNAPMETA_KEY_SCHEME', env.SNAPMETA_KEY_SCHEME, KEY_SCHEMES, DEFAULT_FUNCTION.keyScheme),
     allowUnnamedIds: parseBoolean('SNAPMETA_ALLOW_UNNAMED_IDS', env.SNAPMETA_ALLOW_UNNAMED_IDS, DEFAULT_FUNCTION.allowUnnamedIds),
+    checkBlobs: parseBoolean('SNAPMETA_CHECK_BLOBS', env.SNAPMETA_CHECK_BLOBS, DEFAULT_FUNCTION.checkBlobs),
+    blobPrefix: env.SNAPMETA_BLOB_PREFIX ? normalisePrefix(env.SNAPMETA_BLOB_PREFIX, 'SNAPMETA_BLOB_PREFIX') : undefined,
     stagingBucket: env.SNAPMETA_STAGING_BUCKET || undefined,
   };
 }
@@ -53,9 +55,9 @@ function ssmParameter(env: NodeJS.ProcessEnv): ParameterReader {
 }
 
 /** 'backups' and 'backups/' both mean keys under backups/; '' means the bucket root. */
-function normalisePrefix(prefix: string): string {
+function normalisePrefix(prefix: string, name = 'SNAPMETA_BACKUP_PREFIX'): string {
   if (prefix.startsWith('/') || prefix.split('/').includes('..')) {
-    throw new Error(`SNAPMETA_BACKUP_PREFIX ${JSON.stringify(prefix)} must be relative: no leading "/" and no ".."`);
+    throw new Error(`${name} ${JSON.stringify(prefix)} must be relative: no leading "/" and no ".."`);
   }
   return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
 }

@@ -14,7 +14,8 @@ import { SnapmetaError, isSnapmetaError } from '../core/errors.ts';
 import { openExport } from '../pipeline/open-export.ts';
 import { publishExport, type PublishResult } from '../pipeline/publish.ts';
 import { S3MetadataStore, isConditionFailed, isNotFound } from '../stores/s3-store.ts';
-import { decodeEventKey, parseStagingKey, receiptKey, type KeyScheme, type StagingKey } from '../core/keys.ts';
+import { BLOBS_PREFIX, decodeEventKey, parseStagingKey, receiptKey, type KeyScheme, type StagingKey } from '../core/keys.ts';
+import { checkBlobs } from './blob-check.ts';
 import type { DbFormat } from '../core/manifest.ts';
 import { claimedHost, idOfHost, namesAHost, shortHostName } from '../core/snapshot-id.ts';
 import { GENERATOR } from '../core/version.ts';
@@ -33,6 +34,9 @@ export interface ProcessUploadConfig {
   keyScheme?: KeyScheme;
   /** Publish ids that name no host (a bare timestamp, a UUID): for a one-host deployment only. */
   allowUnnamedIds?: boolean;
+  /** Check that every blob an export names exists (default true), under this prefix (default `<backupPrefix>blobs/`). */
+  checkBlobs?: boolean;
+  blobPrefix?: string;
 }
 
 /** An object as an S3 event notification names it. */
@@ -106,6 +110,7 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
 
     const job = await openExport(bytes, { snapshotId: staged.snapshotId, maxIndexBytes: config.maxIndexBytes });
     let result: PublishResult;
+    let blobs: { hashes: string[]; sizes?: Record<string, number> };
     try {
       // Here for a rejection's receipt; publishing's own timings include them.
       Object.assign(timings, job.timings);
@@ -118,10 +123,12 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
         source: { sha256: source.sha256, size, key: source.key, etag: source.etag, versionId: source.version_id },
         signal,
       });
+      blobs = { hashes: job.blobs, sizes: job.blobSizes };
     } finally {
       job.close();
     }
     Object.assign(timings, result.timings);
+    const blobsCheck = config.checkBlobs === false ? undefined : await blobsCheckOf(s3, config, blobs, signal);
 
     const done = receipt({
       status: result.status,
@@ -139,6 +146,7 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
       warnings: result.warnings,
       bytes_in: result.bytesIn,
       bytes_out: result.bytesOut,
+      blobs_check: blobsCheck,
     });
     const key = receiptKey('processed', staged);
     await putReceipt(s3, ref.bucket, key, done, signal);
@@ -151,6 +159,21 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
     const key = receiptKey('rejected', staged ?? { key: source.key });
     await putReceipt(s3, ref.bucket, key, rejected, signal);
     return { status: 'rejected', receiptKey: key, receipt: rejected, error: err, durationMs: performance.now() - started };
+  }
+}
+
+/**
+ * The published export's blobs, looked for in the backup bucket. A failure to
+ * look (S3 refusing the listing) is reported in the receipt rather than
+ * retried: the export itself is published and correct. The deadline still stops it.
+ */
+async function blobsCheckOf(s3: S3Client, config: ProcessUploadConfig, blobs: { hashes: string[]; sizes?: Record<string, number> }, signal?: AbortSignal): Promise<Receipt['blobs_check']> {
+  const blobPrefix = config.blobPrefix ?? `${config.backupPrefix}${BLOBS_PREFIX}`;
+  try {
+    return await checkBlobs({ s3, bucket: config.backupBucket, blobPrefix, blobs: blobs.hashes, sizes: blobs.sizes, signal });
+  } catch (err) {
+    signal?.throwIfAborted();
+    return { error: `the blobs could not be checked: ${(err as Error).message}` };
   }
 }
 

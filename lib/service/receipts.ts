@@ -5,6 +5,7 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ErrorCode } from '../core/errors.ts';
 import type { KeyScheme } from '../core/keys.ts';
 import type { DbFormat } from '../core/manifest.ts';
+import type { BlobCheck } from './blob-check.ts';
 import type { MetadataStore } from '../stores/store.ts';
 
 /** Agents tag an upload with this user metadata to find its receipt. */
@@ -41,6 +42,8 @@ export interface Receipt {
   warnings?: string[];
   bytes_in?: number;
   bytes_out?: number;
+  /** Whether the export's blobs exist in the backup bucket (lib/service/blob-check.ts). */
+  blobs_check?: BlobCheck | { error: string };
   /** Milliseconds per stage: download, load, prune, dump, compress, encrypt, write. */
   timings_ms: Record<string, number>;
   processed_at: string;

@@ -23,6 +23,8 @@ export const DEFAULT_FUNCTION = {
   format: 'sql' as DbFormat,
   keyScheme: 'plain' as KeyScheme,
   allowUnnamedIds: false,
+  // After publishing, look for the export's blobs under <backupPrefix>blobs/ (vaultik's layout).
+  checkBlobs: true,
 };
 
 /** AWS asks for an SQS event source's visibility timeout to be at least 6× the function timeout. */
