@@ -1,8 +1,6 @@
 // Publishing an opened export into a write-once store: the encrypted database
 // first, then the manifest that commits it. Published metadata is immutable;
 // a redelivered upload of the same bytes is recognised and not written again.
-import { ageEncryptStream } from '../codecs/age.ts';
-import { compressedStream, newClock } from '../codecs/zstd-stream.ts';
 import { SnapmetaError } from '../core/errors.ts';
 import type { ExportJob } from './open-export.ts';
 import { digestTap, sha256Hex } from '../codecs/hash.ts';
@@ -145,16 +143,12 @@ async function reusableDb(store: MetadataStore, key: string, sourceSha256: strin
 }
 
 async function writeDb(job: ExportJob, store: MetadataStore, key: string, format: DbFormat, opts: PublishOptions, timings: Record<string, number>): Promise<DbInfo | undefined> {
-  const level = opts.level ?? 3;
   const total = Object.values(job.rows).reduce((a, b) => a + b, 0);
-  const clock = newClock();
   const onRows = (p: { rowsDone: number }) => opts.onProgress?.({ stage: 'dump', done: p.rowsDone, total });
-  const chunks = format === 'sql' ? job.dump(onRows) : job.image(onRows);
-  const compressed = compressedStream(chunks, level, clock, opts.signal);
-  const encrypted = await ageEncryptStream(compressed, opts.recipients, (ms) => (clock.encrypt += ms));
+  const { stream, clock } = await job.output({ format, level: opts.level ?? 3, recipients: opts.recipients, onRows, signal: opts.signal });
   const tap = digestTap();
   const t = performance.now();
-  const outcome = await store.putIfAbsent(key, encrypted.pipeThrough(tap.stream), {
+  const outcome = await store.putIfAbsent(key, stream.pipeThrough(tap.stream), {
     contentType: 'application/octet-stream',
     metadata: { [SOURCE_META]: opts.source.sha256, 'db-format': format },
   });
