@@ -11,6 +11,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { METRICS } from '../lib/service/settings.ts';
 import { noteFailure } from '../lib/service/failures.ts';
 import { processUpload, type StagedObjectRef, type UploadOutcome } from '../lib/service/process-upload.ts';
+import { sharedExportWorkers, type ExportWorkers } from '../lib/pipeline/worker-export.ts';
 import type { Receipt } from '../lib/service/receipts.ts';
 import type { ExportConfig } from '../lib/service/config.ts';
 import { objectsCreated } from './s3-notification.ts';
@@ -25,6 +26,8 @@ export interface ExportHandlerDeps {
    * cleanly (and is retried) instead of the runtime killing it mid-write.
    */
   deadlineMarginMs?: number;
+  /** Where exports run; default the process's own workers, one started now so a cold start pays for it. */
+  workers?: ExportWorkers;
 }
 
 export type ExportHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -38,21 +41,33 @@ export function createExportHandler(deps: ExportHandlerDeps): ExportHandler {
   const metrics = deps.metrics ?? new Metrics({ namespace: METRICS.namespace, serviceName: METRICS.service });
   const marginMs = deps.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
   const processor = new BatchProcessor(EventType.SQS);
+  const workers = deps.workers ?? sharedExportWorkers();
+  void workers.warm();
 
   async function exportObject(ref: StagedObjectRef, context: Context, attempt: number): Promise<void> {
     if (config.stagingBucket && ref.bucket !== config.stagingBucket) {
       logger.warn('event from another bucket ignored', { bucket: ref.bucket, stagingBucket: config.stagingBucket });
       return;
     }
-    const budgetMs = context.getRemainingTimeInMillis() - marginMs;
+    const remainingMs = context.getRemainingTimeInMillis();
+    const budgetMs = remainingMs - marginMs;
     if (budgetMs <= 0) throw new Error('too close to the Lambda deadline to start an export; the message will be retried');
     const deadline = new AbortController();
     const timer = setTimeout(
-      () => deadline.abort(new Error(`export stopped ${marginMs} ms before the Lambda deadline; the message will be retried`)),
+      () => deadline.abort(new Error(`the export's time is up, ${marginMs} ms before the Lambda deadline`)),
       budgetMs,
     );
     try {
-      report(await processUpload(ref, { s3, config, signal: deadline.signal, log: logger }));
+      report(await processUpload(ref, {
+        s3,
+        config,
+        signal: deadline.signal,
+        // A stopped export's receipt is written in the margin the deadline left.
+        receiptSignal: AbortSignal.timeout(remainingMs - Math.min(1000, marginMs / 2)),
+        receiveCount: attempt,
+        workers,
+        log: logger,
+      }));
     } catch (err) {
       // Kept beside the receipts: what `snapmeta dlq list` shows for a parked message.
       await noteFailure(s3, ref, err, attempt);

@@ -12,6 +12,9 @@ export const ENTRY = join(PROJECT_ROOT, 'functions', 'export.ts');
 /** ESM by its extension: Lambda's Node runtime loads index.mjs as a module. */
 export const BUNDLE_FILE = 'index.mjs';
 export const HANDLER = 'index.handler';
+/** The export worker thread's own entry (lib/pipeline/worker-export.ts starts it from beside the bundle). */
+export const WORKER_ENTRY = join(PROJECT_ROOT, 'lib', 'pipeline', 'export-worker.ts');
+export const WORKER_FILE = 'export-worker.mjs';
 /** lib/core/sqlite.ts looks for the WASM beside the running module when node_modules has no sql.js. */
 export const WASM_FILE = 'sql-wasm.wasm';
 const CHUNKS = 'chunks';
@@ -50,6 +53,8 @@ export interface BundleOptions {
 
 export interface BundleResult {
   bundleFile: string;
+  /** Beside bundleFile; undefined for a split bundle, which runs exports in process. */
+  workerFile: string | undefined;
   wasmFile: string;
   /**
    * The zstd platform package copied into the bundle's node_modules, or
@@ -63,10 +68,10 @@ export function bundleFunction({ architecture, outDir, entry = ENTRY, split = fa
   mkdirSync(outDir, { recursive: true });
   const bundleFile = join(outDir, BUNDLE_FILE);
   buildSync({
-    entryPoints: [entry],
     ...(split
-      ? { outdir: outDir, splitting: true, entryNames: 'index', chunkNames: `${CHUNKS}/[name]-[hash]`, outExtension: { '.js': '.mjs' } }
-      : { outfile: bundleFile }),
+      ? { entryPoints: [entry], outdir: outDir, splitting: true, entryNames: 'index', chunkNames: `${CHUNKS}/[name]-[hash]` }
+      : { entryPoints: [{ in: entry, out: 'index' }, { in: WORKER_ENTRY, out: WORKER_FILE.replace(/\.mjs$/, '') }], outdir: outDir }),
+    outExtension: { '.js': '.mjs' },
     absWorkingDir: PROJECT_ROOT,
     bundle: true,
     platform: 'node',
@@ -81,6 +86,8 @@ export function bundleFunction({ architecture, outDir, entry = ENTRY, split = fa
       __dirname: '__snapmetaDirname',
       __filename: '__snapmetaFilename',
       SNAPMETA_VERSION: JSON.stringify(packageVersion()),
+      // Relative to the module that starts it, which a split build may put in a chunk: none there.
+      SNAPMETA_EXPORT_WORKER: split ? 'null' : JSON.stringify(`./${WORKER_FILE}`),
     },
     minify: true,
     sourcemap: true,
@@ -99,7 +106,8 @@ export function bundleFunction({ architecture, outDir, entry = ENTRY, split = fa
     copyPackage(ZSTD_ADDON, outDir);
     copyPackage(platformPackage, outDir);
   }
-  return { bundleFile, wasmFile, zstdPlatformPackage: installed ? platformPackage : undefined };
+  const workerFile = split ? undefined : join(outDir, WORKER_FILE);
+  return { bundleFile, workerFile, wasmFile, zstdPlatformPackage: installed ? platformPackage : undefined };
 }
 
 function packageDir(name: string): string | undefined {

@@ -14,6 +14,7 @@ import { readReceipt, type Receipt } from '../lib/service/receipts.ts';
 import { createS3Client, createSqsClient, localConnection } from '../lib/service/aws-clients.ts';
 import { S3MetadataStore } from '../lib/stores/s3-store.ts';
 import { createExportHandler, type ExportHandler } from '../functions/export-handler.ts';
+import type { ExportWorkers } from '../lib/pipeline/worker-export.ts';
 import { SqsEventSource, type InvocationReport } from './event-source.ts';
 import { startLocalAwsServer, type LocalAwsServer } from './fauxqs-server.ts';
 import { Pending } from './pending.ts';
@@ -36,6 +37,8 @@ export interface LocalStackOptions {
   visibilityTimeoutSeconds?: number;
   functionTimeoutSeconds?: number;
   deadlineMarginMs?: number;
+  /** Where exports run (tests watch them); default the process's workers. */
+  workers?: ExportWorkers;
   /** Extra deliveries of every S3 event. */
   duplicateDeliveries?: number;
   /**
@@ -147,6 +150,7 @@ async function assemble(server: LocalAwsServer, options: LocalStackOptions): Pro
       allowUnnamedIds: options.allowUnnamedIds ?? DEFAULT_FUNCTION.allowUnnamedIds,
       stagingBucket: names.stagingBucket,
     },
+    workers: options.workers,
     s3: options.handlerS3?.(server.endpoint) ?? s3,
     logger: options.logger,
     metrics: options.metrics,

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { BUNDLE_FILE, bundleFunction, PROJECT_ROOT, WASM_FILE } from '../infra/bundle.ts';
+import { BUNDLE_FILE, bundleFunction, PROJECT_ROOT, WASM_FILE, WORKER_FILE } from '../infra/bundle.ts';
 
 const run = promisify(execFile);
 const RECIPIENT = 'age19ez0dm5jsp8gqddyjysd27r58m9zwt42kxh5dg3yclfzl34jt9hs39gj9l';
@@ -59,6 +59,22 @@ async function invokeBundle(dir: string): Promise<{ handlerType: string; respons
 
 const EXPECTED_RESPONSE = { batchItemFailures: [{ itemIdentifier: 'not-an-event' }] };
 
+/**
+ * The export worker beside the handler starts in a clean process, SQLite
+ * compiled, and says so (execArgv: [], or it would inherit this script's --input-type).
+ */
+async function startBundledWorker(dir: string): Promise<unknown> {
+  const script = `
+    const { Worker } = await import('node:worker_threads');
+    const worker = new Worker(${JSON.stringify(join(dir, WORKER_FILE))}, { workerData: { heapLimitBytes: 64 << 20 }, execArgv: [] });
+    const first = await new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
+    await worker.terminate();
+    process.stdout.write('RESULT ' + JSON.stringify(first) + '\\n');
+  `;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: tmpdir(), env: { PATH: process.env.PATH } });
+  return JSON.parse(stdout.split('\n').find((l) => l.startsWith('RESULT '))!.slice('RESULT '.length));
+}
+
 let work: string;
 before(() => {
   work = mkdtempSync(join(tmpdir(), 'snapmeta-infra-bundle-'));
@@ -98,13 +114,18 @@ describe('cdk synth (real CLI, offline)', () => {
     const addons = files.filter((f) => f.endsWith('.node'));
     for (const addon of addons) assert.equal(elfMachine(join(asset, addon)), 'arm64', addon);
     if (addons.length === 0) {
-      assert.deepEqual(files, [BUNDLE_FILE, `${BUNDLE_FILE}.map`, WASM_FILE]);
+      assert.deepEqual(files, [WORKER_FILE, `${WORKER_FILE}.map`, BUNDLE_FILE, `${BUNDLE_FILE}.map`, WASM_FILE]);
       assert.match(readFileSync(join(asset, BUNDLE_FILE), 'utf8'), /zstdCompress/, 'the built-in zstd path is bundled');
     }
   });
 
   it('the arm64 bundle loads in Node and handles a batch', async () => {
     assert.deepEqual(await invokeBundle(asset), { handlerType: 'function', response: EXPECTED_RESPONSE });
+  });
+
+  it('the arm64 asset carries the export worker, which starts on its own', async () => {
+    assert.ok(filesUnder(asset).includes(WORKER_FILE));
+    assert.deepEqual(await startBundledWorker(asset), { kind: 'ready' });
   });
 });
 
@@ -116,8 +137,10 @@ describe('bundleFunction x86_64', () => {
     assert.equal(result.zstdPlatformPackage, '@mongodb-js/zstd-linux-x64-gnu');
   });
 
-  it('carries the wasm and the x86_64 zstd addon', () => {
+  it('carries the wasm, the export worker and the x86_64 zstd addon', async () => {
     const files = filesUnder(dir);
+    assert.ok(files.includes(WORKER_FILE) && files.includes(`${WORKER_FILE}.map`));
+    assert.deepEqual(await startBundledWorker(dir), { kind: 'ready' });
     assert.deepEqual(readFileSync(join(dir, WASM_FILE)), readFileSync(SQL_WASM));
     const addons = files.filter((f) => f.endsWith('.node'));
     assert.deepEqual(addons, ['node_modules/@mongodb-js/zstd-linux-x64-gnu/zstd.linux-x64-gnu.node']);

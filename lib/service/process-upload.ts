@@ -11,8 +11,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { readHashed } from '../codecs/hash.ts';
 import { SnapmetaError, isSnapmetaError } from '../core/errors.ts';
-import { openExport } from '../pipeline/open-export.ts';
 import { publishExport, type PublishResult } from '../pipeline/publish.ts';
+import { ExportStopped, sharedExportWorkers, type ExportWorkers } from '../pipeline/worker-export.ts';
 import { S3MetadataStore, isConditionFailed, isNotFound } from '../stores/s3-store.ts';
 import { BLOBS_PREFIX, decodeEventKey, parseStagingKey, receiptKey, type KeyScheme, type StagingKey } from '../core/keys.ts';
 import { checkBlobs } from './blob-check.ts';
@@ -20,6 +20,7 @@ import type { DbFormat } from '../core/manifest.ts';
 import { claimedHost, idOfHost, namesAHost, shortHostName } from '../core/snapshot-id.ts';
 import { GENERATOR } from '../core/version.ts';
 import { putReceipt, type Receipt, UPLOAD_ID_METADATA } from './receipts.ts';
+import { QUEUE } from './settings.ts';
 
 export interface ProcessUploadConfig {
   backupBucket: string;
@@ -58,6 +59,12 @@ export interface ProcessUploadDeps {
   config: ProcessUploadConfig;
   /** Aborts all work (e.g. before the Lambda deadline); the error is then transient. */
   signal?: AbortSignal;
+  /** Aborts writing a rejection receipt: later than `signal`, so a stopped export still gets its receipt. */
+  receiptSignal?: AbortSignal;
+  /** SQS's ApproximateReceiveCount: from QUEUE.timeoutReceiptFromReceive, a deadline in a CPU-bound stage is EXPORT_TIMEOUT. */
+  receiveCount?: number;
+  /** Where exports run (default: the process's workers). */
+  workers?: ExportWorkers;
   log?: UploadLog;
 }
 
@@ -104,11 +111,12 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
     const t = performance.now();
     const downloaded = await download(s3, ref.bucket, source.key, head, signal);
     if (!downloaded) return { status: 'gone', key: source.key };
-    const { bytes } = downloaded;
     source.sha256 = downloaded.sha256;
     timings.download = performance.now() - t;
 
-    const job = await openExport(bytes, { snapshotId: staged.snapshotId, maxIndexBytes: config.maxIndexBytes });
+    // The download moves to the worker: this thread no longer holds it.
+    const workers = deps.workers ?? sharedExportWorkers();
+    const job = await workers.open(downloaded.bytes, { snapshotId: staged.snapshotId, maxIndexBytes: config.maxIndexBytes, signal });
     let result: PublishResult;
     let blobs: { hashes: string[]; sizes?: Record<string, number> };
     try {
@@ -124,6 +132,9 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
         signal,
       });
       blobs = { hashes: job.blobs, sizes: job.blobSizes };
+    } catch (err) {
+      // The store reports the deadline as its own abort; the worker knows whether it was busy then.
+      throw job.stopped() ?? err;
     } finally {
       job.close();
     }
@@ -154,12 +165,29 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
     if (config.deleteStaged) await deleteStaged(s3, ref.bucket, source.key, head, log, signal);
     return { status: result.status, receiptKey: key, receipt: done, result, durationMs: performance.now() - started };
   } catch (err) {
-    if (!isSnapmetaError(err)) throw err;
-    const rejected = receipt({ status: 'rejected', error: { code: err.code, message: err.message } });
+    const rejection = isSnapmetaError(err) ? err : timedOut(err, deps.receiveCount ?? 1);
+    if (!rejection) throw err;
+    const rejected = receipt({ status: 'rejected', error: { code: rejection.code, message: rejection.message } });
     const key = receiptKey('rejected', staged ?? { key: source.key });
-    await putReceipt(s3, ref.bucket, key, rejected, signal);
-    return { status: 'rejected', receiptKey: key, receipt: rejected, error: err, durationMs: performance.now() - started };
+    await putReceipt(s3, ref.bucket, key, rejected, deps.receiptSignal ?? signal);
+    return { status: 'rejected', receiptKey: key, receipt: rejected, error: rejection, durationMs: performance.now() - started };
   }
+}
+
+/**
+ * The deadline stopped a CPU-bound stage. The same bytes take the same time,
+ * so only the first receive is retried (a cold or busy function may simply
+ * have been slow); from QUEUE.timeoutReceiptFromReceive on, it is the upload's
+ * answer, with the upload kept.
+ */
+function timedOut(err: unknown, receiveCount: number): SnapmetaError | undefined {
+  if (!(err instanceof ExportStopped) || receiveCount < QUEUE.timeoutReceiptFromReceive) return undefined;
+  const ran = `${(err.stageMs / 1000).toFixed(1)} s`;
+  return new SnapmetaError(
+    'EXPORT_TIMEOUT',
+    `the export did not finish in time: its ${err.stage} stage ran ${ran} before the deadline stopped it, on receive ${receiveCount} (an earlier receive failed too, so not a one-off slow start). Give the function more memory, which also brings more CPU, or a longer timeout (memoryMb, timeoutSeconds), or upload a smaller index; the upload is kept, and copying it onto itself exports it again`,
+    { cause: err },
+  );
 }
 
 /**

@@ -39,6 +39,12 @@ export const QUEUE = {
   // One upload per invocation, so one poison upload cannot fail its neighbours.
   batchSize: 1,
   maxReceiveCount: 5,
+  // When the deadline stops a CPU-bound stage (decompress, load, prune, dump):
+  // the first receive is retried, in case a cold or busy function was simply
+  // slow; from this receive on the upload gets an EXPORT_TIMEOUT receipt. Not
+  // maxReceiveCount: every retry waits out the visibility timeout (6 × the
+  // function timeout) and runs the whole timeout again, for the same answer.
+  timeoutReceiptFromReceive: 2,
   // SQS keeps a message's first enqueue time when it moves to the DLQ, so this
   // counts from the upload: the DLQ must keep messages longer than the queue.
   dlqRetentionDays: 14,
