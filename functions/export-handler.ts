@@ -10,7 +10,7 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { METRICS } from '../lib/service/settings.ts';
 import { noteFailure } from '../lib/service/failures.ts';
-import { processUpload, type StagedObjectRef, type UploadOutcome } from '../lib/service/process-upload.ts';
+import { processUpload, workerSettings, type StagedObjectRef, type UploadOutcome } from '../lib/service/process-upload.ts';
 import { sharedExportWorkers, type ExportWorkers } from '../lib/pipeline/worker-export.ts';
 import type { Receipt } from '../lib/service/receipts.ts';
 import type { ExportConfig } from '../lib/service/config.ts';
@@ -41,7 +41,7 @@ export function createExportHandler(deps: ExportHandlerDeps): ExportHandler {
   const metrics = deps.metrics ?? new Metrics({ namespace: METRICS.namespace, serviceName: METRICS.service });
   const marginMs = deps.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
   const processor = new BatchProcessor(EventType.SQS);
-  const workers = deps.workers ?? sharedExportWorkers();
+  const workers = deps.workers ?? sharedExportWorkers(workerSettings(config));
   void workers.warm();
 
   async function exportObject(ref: StagedObjectRef, context: Context, attempt: number): Promise<void> {

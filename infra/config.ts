@@ -6,6 +6,7 @@ import { parseRecipients } from '../lib/core/recipients.ts';
 import { BLOBS_PREFIX, KEY_SCHEMES, type KeyScheme } from '../lib/core/keys.ts';
 import { DB_FORMATS, type DbFormat } from '../lib/core/manifest.ts';
 import { parseBoolean, parseChoice } from '../lib/service/env.ts';
+import { MEMORY_MODEL, largestIndexFor, memoryMbFor } from '../lib/service/memory.ts';
 import {
   type Architecture,
   DEFAULT_FUNCTION,
@@ -67,18 +68,19 @@ export interface ResolvedConfig {
 }
 
 export function resolveConfig(config: SnapmetaConfig): ResolvedConfig {
+  const memoryMb = checkInt('memoryMb', config.memoryMb ?? DEFAULT_FUNCTION.memoryMb, 128, 10240);
   return {
     recipients: resolveRecipients(config),
     backupBucketName: config.backupBucketName === undefined ? undefined : checkBucketName(config.backupBucketName),
     backupPrefix: checkPrefix(config.backupPrefix ?? ''),
     architecture: checkArchitecture(config.architecture ?? DEFAULT_FUNCTION.architecture),
-    memoryMb: checkInt('memoryMb', config.memoryMb ?? DEFAULT_FUNCTION.memoryMb, 128, 10240),
+    memoryMb,
     // Lambda's ceiling, which also keeps 6× inside SQS's 12-hour visibility limit.
     timeoutSeconds: checkInt('timeoutSeconds', config.timeoutSeconds ?? DEFAULT_FUNCTION.timeoutSeconds, 1, 900),
     ephemeralStorageMb: checkInt('ephemeralStorageMb', config.ephemeralStorageMb ?? DEFAULT_FUNCTION.ephemeralStorageMb, 512, 10240),
     // The SQS event source's own bounds.
     maxConcurrency: checkInt('maxConcurrency', config.maxConcurrency ?? DEFAULT_FUNCTION.maxConcurrency, 2, 1000),
-    maxIndexBytes: checkInt('maxIndexBytes', config.maxIndexBytes ?? DEFAULT_FUNCTION.maxIndexBytes, 1, HARD_MAX_INDEX_BYTES),
+    maxIndexBytes: checkIndexFits(memoryMb, config.maxIndexBytes),
     deleteStaged: config.deleteStaged ?? DEFAULT_FUNCTION.deleteStaged,
     format: checkChoice('format', config.format ?? DEFAULT_FUNCTION.format, DB_FORMATS),
     keyScheme: checkChoice('keyScheme', config.keyScheme ?? DEFAULT_FUNCTION.keyScheme, KEY_SCHEMES),
@@ -105,6 +107,23 @@ function resolveRecipients(config: SnapmetaConfig): ResolvedConfig['recipients']
     throw new Error(`recipientsParameter ${JSON.stringify(parameter)} is not an SSM parameter name`);
   }
   return { parameter };
+}
+
+/**
+ * The largest index the function takes must fit its memory by the bench's
+ * model (lib/service/memory.ts). Unset, it is the default or the largest that
+ * fits, whichever is smaller.
+ */
+function checkIndexFits(memoryMb: number, maxIndexBytes: number | undefined): number {
+  const fits = largestIndexFor(memoryMb);
+  const model = `an export needs about ${MEMORY_MODEL.perIndexByte} × the index + ${MEMORY_MODEL.fixedBytes / 2 ** 20} MiB`;
+  if (fits === 0) throw new Error(`memoryMb ${memoryMb} holds no index at all: ${model}`);
+  if (maxIndexBytes === undefined) return Math.min(DEFAULT_FUNCTION.maxIndexBytes, fits);
+  const bytes = checkInt('maxIndexBytes', maxIndexBytes, 1, HARD_MAX_INDEX_BYTES);
+  if (bytes > fits) {
+    throw new Error(`maxIndexBytes ${bytes} does not fit a function of ${memoryMb} MB: ${model}, so the largest index it holds is ${fits} bytes; lower maxIndexBytes to that, or raise memoryMb to ${memoryMbFor(bytes)}`);
+  }
+  return bytes;
 }
 
 function checkBucketName(name: string): string {

@@ -28,6 +28,7 @@ export interface SqsEventSourceOptions {
   handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
   batchSize: number;
   functionTimeoutMs: number;
+  functionMemoryMb?: number;
   functionName?: string;
   onInvoke?: (report: InvocationReport) => void;
   onError?: (err: unknown) => void;
@@ -138,7 +139,7 @@ export class SqsEventSource {
       functionName,
       functionVersion: '$LATEST',
       invokedFunctionArn: `arn:aws:lambda:${this.options.region}:000000000000:function:${functionName}`,
-      memoryLimitInMB: String(DEFAULT_FUNCTION.memoryMb),
+      memoryLimitInMB: String(this.options.functionMemoryMb ?? DEFAULT_FUNCTION.memoryMb),
       awsRequestId: randomUUID(),
       logGroupName: `/aws/lambda/${functionName}`,
       logStreamName: 'local',

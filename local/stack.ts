@@ -37,7 +37,9 @@ export interface LocalStackOptions {
   visibilityTimeoutSeconds?: number;
   functionTimeoutSeconds?: number;
   deadlineMarginMs?: number;
-  /** Where exports run (tests watch them); default the process's workers. */
+  /** The function's memory, as Lambda gives it in AWS_LAMBDA_FUNCTION_MEMORY_SIZE; default as deployed. */
+  functionMemoryMb?: number;
+  /** Where exports run (tests watch them); default the process's workers for this memory. */
   workers?: ExportWorkers;
   /** Extra deliveries of every S3 event. */
   duplicateDeliveries?: number;
@@ -148,6 +150,7 @@ async function assemble(server: LocalAwsServer, options: LocalStackOptions): Pro
       format: options.format ?? DEFAULT_FUNCTION.format,
       keyScheme: options.keyScheme ?? DEFAULT_FUNCTION.keyScheme,
       allowUnnamedIds: options.allowUnnamedIds ?? DEFAULT_FUNCTION.allowUnnamedIds,
+      functionMemoryMb: options.functionMemoryMb ?? DEFAULT_FUNCTION.memoryMb,
       stagingBucket: names.stagingBucket,
     },
     workers: options.workers,
@@ -164,6 +167,7 @@ async function assemble(server: LocalAwsServer, options: LocalStackOptions): Pro
     handler,
     batchSize: QUEUE.batchSize,
     functionTimeoutMs: (options.functionTimeoutSeconds ?? DEFAULT_FUNCTION.timeoutSeconds) * 1000,
+    functionMemoryMb: options.functionMemoryMb ?? DEFAULT_FUNCTION.memoryMb,
     onInvoke: (report) => {
       if (report.failed) counts.failedInvocations++;
       for (const listener of invokeListeners) listener(report);

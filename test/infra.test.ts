@@ -21,6 +21,7 @@ import {
   STAGING,
 } from '../lib/service/settings.ts';
 import { STAGING_OUTPUT_PREFIXES } from '../lib/core/keys.ts';
+import { largestIndexFor } from '../lib/service/memory.ts';
 import { SnapmetaStack, type SnapmetaStackProps } from '../infra/stack.ts';
 
 // A real X25519 recipient (public key only), made with age-keygen.
@@ -500,6 +501,23 @@ describe('cdk-nag AwsSolutions', () => {
 });
 
 describe('config', () => {
+  it("refuses at synth a maxIndexBytes the function's memory cannot hold, naming the largest that fits", () => {
+    const fits = largestIndexFor(2048);
+    assert.equal(fits, Math.floor(((2048 - 256) * 2 ** 20) / 1.3));
+    assert.throws(
+      () => synth({ recipients: [RECIPIENT], memoryMb: 2048, maxIndexBytes: 2 * 1024 ** 3 }),
+      new RegExp(`maxIndexBytes 2147483648 does not fit a function of 2048 MB: an export needs about 1.3 × the index \\+ 256 MiB, so the largest index it holds is ${fits} bytes; lower maxIndexBytes to that, or raise memoryMb to 2919`),
+    );
+    const atLimit = synth({ recipients: [RECIPIENT], memoryMb: 2048, maxIndexBytes: fits });
+    assert.equal(atLimit.props(atLimit.stack.pipeline.function).Environment.Variables.SNAPMETA_MAX_INDEX_BYTES, String(fits));
+    // Unset, the limit is the default or what the memory holds, whichever is smaller.
+    const small = synth({ recipients: [RECIPIENT], memoryMb: 1024 });
+    assert.equal(small.props(small.stack.pipeline.function).Environment.Variables.SNAPMETA_MAX_INDEX_BYTES, String(largestIndexFor(1024)));
+    assert.throws(() => synth({ recipients: [RECIPIENT], memoryMb: 256 }), /memoryMb 256 holds no index at all/);
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [], recipients: RECIPIENT, memoryMb: '1024', maxIndexBytes: String(1024 ** 3) } });
+    assert.throws(() => new SnapmetaStack(app, 'TooSmall', configFromContext(app.node)), /maxIndexBytes 1073741824 does not fit a function of 1024 MB/);
+  });
+
   it('rejects out-of-range settings at synth', () => {
     for (const [props, pattern] of [
       [{ timeoutSeconds: 901 }, /timeoutSeconds/],

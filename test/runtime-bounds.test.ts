@@ -1,13 +1,17 @@
 // The runtime bounds of the export function, through the local stack (fauxqs on
 // 127.0.0.1, the real handler, a real worker thread): the deadline stops a
-// CPU-bound stage and the message still ends with a receipt; one warm worker
-// serves record after record.
+// CPU-bound stage and the message still ends with a receipt; the function's
+// memory refuses what it cannot hold before allocating it; SQLite's heap limit
+// turns exhaustion into a receipt; one warm worker serves record after record.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { compressFrame } from '../lib/codecs/zstd.ts';
 import { ExportWorkers } from '../lib/pipeline/worker-export.ts';
+import { largestIndexFor, sqliteHeapLimit } from '../lib/service/memory.ts';
+import { workerSettings } from '../lib/service/process-upload.ts';
 import type { Receipt } from '../lib/service/receipts.ts';
 import { QUEUE } from '../lib/service/settings.ts';
 import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../lib/sample/sample-index.ts';
@@ -95,6 +99,67 @@ describe('the export worker', () => {
         assert.equal((await receiptFor(h, `processed/web1/${id}.json`)).status, 'published');
       }
       assert.equal(workers.started, 1);
+    } finally {
+      await h.close();
+      await workers.close();
+    }
+  });
+});
+
+describe("the function's memory", () => {
+  it('an index it cannot hold is INDEX_TOO_LARGE: from the HEAD, before any download; a .db.zst while it inflates', { timeout: 60_000 }, async (t) => {
+    const memoryMb = 266;
+    const limit = largestIndexFor(memoryMb);
+    assert.equal(limit, Math.floor((266 - 256) * MiB / 1.3), '1.3 × index + 256 MiB');
+    const h = await startHarness({ functionMemoryMb: memoryMb });
+    try {
+      const { bytes, ids } = await fixture({ filesPerSnapshot: 2000 });
+      assert.ok(bytes.byteLength > limit, `${bytes.byteLength} bytes is over ${limit}`);
+      const plain = `incoming/web1/${ids[0]}.db`;
+      let t0 = performance.now();
+      await h.upload(plain, bytes);
+      const byHead = await receiptFor(h, `rejected/web1/${ids[0]}.json`);
+      const byHeadMs = performance.now() - t0;
+      assert.equal(byHead.error!.code, 'INDEX_TOO_LARGE');
+      assert.match(byHead.error!.message, new RegExp(`a function of 266 MB holds indexes up to ${limit} bytes .*give it \\d+ MB or more`));
+      assert.ok(!h.faults.sent.some((c) => c.command === 'GetObjectCommand' && c.key === plain), 'never downloaded');
+
+      const zst = await compressFrame(bytes, 1);
+      assert.ok(zst.byteLength < limit);
+      t0 = performance.now();
+      await h.upload(`incoming/web1/${ids[1]}.db.zst`, zst);
+      const inflating = await receiptFor(h, `rejected/web1/${ids[1]}.json`);
+      t.diagnostic(`${(bytes.byteLength / MiB).toFixed(1)} MiB index, ${memoryMb} MB function (holds ${(limit / MiB).toFixed(1)} MiB): receipt ${Math.round(byHeadMs)} ms after the upload; its ${(zst.byteLength / MiB).toFixed(1)} MiB .db.zst: ${Math.round(performance.now() - t0)} ms (both from the upload's PUT)`);
+      assert.equal(inflating.error!.code, 'INDEX_TOO_LARGE');
+      assert.match(inflating.error!.message, new RegExp(`more than the limit of ${limit} bytes`));
+      await h.settled();
+      assert.deepEqual(await h.list(BACKUP), []);
+      assert.ok(h.invocations.every((i) => i.failed === 0), 'answers, not retries');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("SQLite's heap limit, from the memory beside the largest index, turns exhaustion into an INDEX_TOO_LARGE receipt", { timeout: 60_000 }, async (t) => {
+    // The limit the function sets: its memory less the runtime and the largest index it takes.
+    assert.equal(sqliteHeapLimit(3008, 1024 ** 3), 3008 * MiB - 192 * MiB - 1024 ** 3);
+    assert.deepEqual(workerSettings({ functionMemoryMb: 300, maxIndexBytes: 1024 ** 3 } as never), { heapLimitBytes: 300 * MiB - 192 * MiB - largestIndexFor(300) });
+    // A 4 MiB heap cannot prune a 10 MB index.
+    const workers = new ExportWorkers({ heapLimitBytes: 4 * MiB });
+    const h = await startHarness({ workers });
+    try {
+      const { bytes, ids } = await fixture({ filesPerSnapshot: 2000 });
+      const key = `incoming/web1/${ids[1]}.db`;
+      const t0 = performance.now();
+      await h.upload(key, bytes);
+      const receipt = await receiptFor(h, `rejected/web1/${ids[1]}.json`);
+      t.diagnostic(`${(bytes.byteLength / MiB).toFixed(1)} MiB index, 4 MiB of SQLite heap: receipt ${Math.round(performance.now() - t0)} ms after the upload`);
+      assert.equal(receipt.error!.code, 'INDEX_TOO_LARGE');
+      assert.match(receipt.error!.message, /needs more memory than this export has: out of memory/);
+      await h.settled();
+      assert.ok(await h.exists(STAGING, key), 'the upload is kept');
+      assert.ok(h.invocations.every((i) => i.failed === 0));
+      assert.equal(workers.started, 1, 'the worker lives on');
     } finally {
       await h.close();
       await workers.close();

@@ -27,8 +27,10 @@ export async function loadExportConfig(env: NodeJS.ProcessEnv = process.env, rea
   const backupBucket = env.SNAPMETA_BACKUP_BUCKET;
   if (!backupBucket) throw new Error('SNAPMETA_BACKUP_BUCKET is not set: the export function needs the bucket to publish into');
   const parameter = env.SNAPMETA_AGE_RECIPIENTS ? undefined : env.SNAPMETA_RECIPIENTS_PARAMETER;
+  const memory = env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE;
   return {
     recipients: parseRecipients([parameter ? await readParameter(parameter) : (env.SNAPMETA_AGE_RECIPIENTS ?? '')]),
+    ...(memory ? { functionMemoryMb: parseWhole('AWS_LAMBDA_FUNCTION_MEMORY_SIZE', memory, 0, 10_240) } : {}),
     backupBucket,
     backupPrefix: normalisePrefix(env.SNAPMETA_BACKUP_PREFIX ?? ''),
     deleteStaged: parseBoolean('SNAPMETA_DELETE_STAGED', env.SNAPMETA_DELETE_STAGED, true),
@@ -68,5 +70,12 @@ function parseSize(name: string, value: string | undefined): number {
   if (!Number.isSafeInteger(n) || n <= 0 || n > HARD_MAX_INDEX_BYTES) {
     throw new Error(`${name} must be a whole number of bytes in 1..${HARD_MAX_INDEX_BYTES}, not ${JSON.stringify(value)}`);
   }
+  return n;
+}
+
+function parseWhole(name: string, value: string | undefined, fallback: number, max: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0 || n > max) throw new Error(`${name} must be a whole number in 0..${max}, not ${JSON.stringify(value)}`);
   return n;
 }

@@ -20,6 +20,7 @@ import type { DbFormat } from '../core/manifest.ts';
 import { claimedHost, idOfHost, namesAHost, shortHostName } from '../core/snapshot-id.ts';
 import { GENERATOR } from '../core/version.ts';
 import { putReceipt, type Receipt, UPLOAD_ID_METADATA } from './receipts.ts';
+import { largestIndexFor, memoryMbFor, sqliteHeapLimit } from './memory.ts';
 import { QUEUE } from './settings.ts';
 
 export interface ProcessUploadConfig {
@@ -38,6 +39,8 @@ export interface ProcessUploadConfig {
   /** Check that every blob an export names exists (default true), under this prefix (default `<backupPrefix>blobs/`). */
   checkBlobs?: boolean;
   blobPrefix?: string;
+  /** The memory the export runs in (AWS_LAMBDA_FUNCTION_MEMORY_SIZE): indexes it cannot hold are refused before download. */
+  functionMemoryMb?: number;
 }
 
 /** An object as an S3 event notification names it. */
@@ -63,7 +66,7 @@ export interface ProcessUploadDeps {
   receiptSignal?: AbortSignal;
   /** SQS's ApproximateReceiveCount: from QUEUE.timeoutReceiptFromReceive, a deadline in a CPU-bound stage is EXPORT_TIMEOUT. */
   receiveCount?: number;
-  /** Where exports run (default: the process's workers). */
+  /** Where exports run (default: the process's workers for this config's memory). */
   workers?: ExportWorkers;
   log?: UploadLog;
 }
@@ -104,9 +107,7 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
     if (!head) return { status: 'gone', key: source.key };
     Object.assign(source, describeSource(head));
     const size = head.ContentLength ?? 0;
-    if (size > config.maxIndexBytes) {
-      throw new SnapmetaError('INDEX_TOO_LARGE', `the upload is ${size} bytes, over the limit of ${config.maxIndexBytes} (SNAPMETA_MAX_INDEX_BYTES)`);
-    }
+    const maxIndexBytes = checkSize(size, config);
 
     const t = performance.now();
     const downloaded = await download(s3, ref.bucket, source.key, head, signal);
@@ -115,8 +116,8 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
     timings.download = performance.now() - t;
 
     // The download moves to the worker: this thread no longer holds it.
-    const workers = deps.workers ?? sharedExportWorkers();
-    const job = await workers.open(downloaded.bytes, { snapshotId: staged.snapshotId, maxIndexBytes: config.maxIndexBytes, signal });
+    const workers = deps.workers ?? sharedExportWorkers(workerSettings(config));
+    const job = await workers.open(downloaded.bytes, { snapshotId: staged.snapshotId, maxIndexBytes, signal });
     let result: PublishResult;
     let blobs: { hashes: string[]; sizes?: Record<string, number> };
     try {
@@ -172,6 +173,28 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
     await putReceipt(s3, ref.bucket, key, rejected, deps.receiptSignal ?? signal);
     return { status: 'rejected', receiptKey: key, receipt: rejected, error: rejection, durationMs: performance.now() - started };
   }
+}
+
+/** The worker settings of a function: SQLite's heap bounded by the memory left beside the largest index. */
+export function workerSettings(config: ProcessUploadConfig) {
+  const memory = config.functionMemoryMb;
+  return memory ? { heapLimitBytes: sqliteHeapLimit(memory, config.maxIndexBytes) } : {};
+}
+
+/**
+ * The largest index this upload may inflate to: the deployment's limit, and
+ * what the function's memory holds by the bench's model. Refused from the
+ * HEAD's size, before anything is downloaded.
+ */
+function checkSize(size: number, config: ProcessUploadConfig): number {
+  const byMemory = config.functionMemoryMb ? largestIndexFor(config.functionMemoryMb) : Infinity;
+  if (size > config.maxIndexBytes) {
+    throw new SnapmetaError('INDEX_TOO_LARGE', `the upload is ${size} bytes, over the limit of ${config.maxIndexBytes} (SNAPMETA_MAX_INDEX_BYTES)`);
+  }
+  if (size > byMemory) {
+    throw new SnapmetaError('INDEX_TOO_LARGE', `the upload is ${size} bytes; a function of ${config.functionMemoryMb} MB holds indexes up to ${byMemory} bytes (an export needs about 1.3 × the index + 256 MiB): give it ${memoryMbFor(size)} MB or more (memoryMb), or upload a smaller index`);
+  }
+  return Math.min(config.maxIndexBytes, byMemory);
 }
 
 /**
