@@ -59,6 +59,8 @@ export class Storage extends Construct {
       })),
     });
 
+    for (const statement of pinToSseS3(this.stagingBucket.arnForObjects('*'))) this.stagingBucket.addToResourcePolicy(statement);
+
     if (props.backupBucketName) {
       // An imported bucket keeps its owner's policy: the If-None-Match rule is
       // then enforced on the function's role only (see ExportPipeline).
@@ -93,4 +95,23 @@ export function requireIfNoneMatch(objects: string, principal?: iam.IPrincipal):
       Bool: { 's3:ObjectCreationOperation': 'true' },
     },
   });
+}
+
+/**
+ * Uploads stay encrypted with S3's own key, the bucket's default, which the
+ * function can always read: a PUT that names another encryption (SSE-KMS,
+ * DSSE-KMS) or brings a key of its own (SSE-C) is refused there, instead of
+ * every read of it failing into the DLQ. A PUT without the header gets the
+ * default (AWS's pattern for pinning SSE-S3; agents send none).
+ */
+export function pinToSseS3(objects: string): iam.PolicyStatement[] {
+  const deny = (sid: string, conditions: Record<string, Record<string, string>>) =>
+    new iam.PolicyStatement({ sid, effect: iam.Effect.DENY, principals: [new iam.AnyPrincipal()], actions: ['s3:PutObject'], resources: [objects], conditions });
+  return [
+    deny('DenyEncryptionOtherThanSseS3', {
+      Null: { 's3:x-amz-server-side-encryption': 'false' },
+      StringNotEquals: { 's3:x-amz-server-side-encryption': 'AES256' },
+    }),
+    deny('DenyCustomerProvidedKeys', { Null: { 's3:x-amz-server-side-encryption-customer-algorithm': 'false' } }),
+  ];
 }

@@ -109,6 +109,37 @@ describe('buckets', () => {
     }
   });
 
+  it('staging pins uploads to SSE-S3: another encryption or a customer key is refused at the PUT; no header gets the default', () => {
+    const staging = created.id(created.stack.storage.stagingBucket);
+    const [, policy] = created.ofType('AWS::S3::BucketPolicy').find(([, r]) => r.Properties.Bucket.Ref === staging)!;
+    const statements = policy.Properties.PolicyDocument.Statement;
+    const pins = flatStatements({ Statement: statements.filter((s: any) => /^Deny(EncryptionOtherThanSseS3|CustomerProvidedKeys)$/.test(s.Sid)) });
+    assert.deepEqual(pins, [
+      {
+        Sid: 'DenyEncryptionOtherThanSseS3',
+        Effect: 'Deny',
+        Action: ['s3:PutObject'],
+        Resource: [`<${staging}.Arn>/*`],
+        // Only a header that is there and not AES256: an upload without one is encrypted by the bucket's default.
+        Condition: { Null: { 's3:x-amz-server-side-encryption': 'false' }, StringNotEquals: { 's3:x-amz-server-side-encryption': 'AES256' } },
+      },
+      {
+        Sid: 'DenyCustomerProvidedKeys',
+        Effect: 'Deny',
+        Action: ['s3:PutObject'],
+        Resource: [`<${staging}.Arn>/*`],
+        Condition: { Null: { 's3:x-amz-server-side-encryption-customer-algorithm': 'false' } },
+      },
+    ]);
+    for (const sid of ['DenyEncryptionOtherThanSseS3', 'DenyCustomerProvidedKeys']) {
+      assert.deepEqual(statements.find((s: any) => s.Sid === sid).Principal, { AWS: '*' }, `${sid} binds every principal, the agents and the function too`);
+    }
+    // The function's receipts and the agents' uploads send no encryption header: neither statement applies to them.
+    const backup = created.id(created.stack.storage.backupBucket);
+    const [, backupPolicy] = created.ofType('AWS::S3::BucketPolicy').find(([, r]) => r.Properties.Bucket.Ref === backup)!;
+    assert.ok(!backupPolicy.Properties.PolicyDocument.Statement.some((s: any) => /^Deny(EncryptionOtherThanSseS3|CustomerProvidedKeys)$/.test(s.Sid ?? '')));
+  });
+
   it('expire staged uploads and receipts after the DLQ retention', () => {
     const rules = created.props(created.stack.storage.stagingBucket).LifecycleConfiguration.Rules;
     assert.deepEqual(
