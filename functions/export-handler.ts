@@ -58,9 +58,10 @@ export function createExportHandler(deps: ExportHandlerDeps): ExportHandler {
       budgetMs,
     );
     try {
+      const recipients = config.currentRecipients ? await config.currentRecipients(logger) : config.recipients;
       report(await processUpload(ref, {
         s3,
-        config,
+        config: { ...config, recipients },
         signal: deadline.signal,
         // A stopped export's receipt is written in the margin the deadline left.
         receiptSignal: AbortSignal.timeout(remainingMs - Math.min(1000, marginMs / 2)),

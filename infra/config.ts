@@ -18,8 +18,10 @@ import {
 export interface SnapmetaConfig {
   /** age X25519 recipients (age1…); without them the function reads `recipientsParameter`. */
   recipients?: string[];
-  /** SSM String parameter holding comma-separated recipients, read at cold start. */
+  /** SSM String parameter holding comma-separated recipients, read at cold start and re-read every `recipientsRefreshSeconds`. */
   recipientsParameter?: string;
+  /** How often a warm function re-reads the recipients parameter (default 300). */
+  recipientsRefreshSeconds?: number;
   /** Import this existing bucket instead of creating the backup bucket. */
   backupBucketName?: string;
   /** Key prefix in the backup bucket, '' or ending in '/'. */
@@ -48,7 +50,7 @@ export interface SnapmetaConfig {
 }
 
 export interface ResolvedConfig {
-  recipients: { values: string[] } | { parameter: string };
+  recipients: { values: string[] } | { parameter: string; refreshSeconds: number };
   backupBucketName: string | undefined;
   backupPrefix: string;
   architecture: Architecture;
@@ -106,7 +108,8 @@ function resolveRecipients(config: SnapmetaConfig): ResolvedConfig['recipients']
   if (!/^\/?[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(parameter)) {
     throw new Error(`recipientsParameter ${JSON.stringify(parameter)} is not an SSM parameter name`);
   }
-  return { parameter };
+  const refreshSeconds = checkInt('recipientsRefreshSeconds', config.recipientsRefreshSeconds ?? DEFAULT_FUNCTION.recipientsRefreshSeconds, 0, 86_400);
+  return { parameter, refreshSeconds };
 }
 
 /**
@@ -171,6 +174,7 @@ export function configFromContext(node: Node): SnapmetaConfig {
     // Kept whole: parseRecipients splits on commas itself and rejects an empty list.
     recipients: get('recipients') === undefined ? undefined : [String(get('recipients'))],
     recipientsParameter: str('recipientsParameter'),
+    recipientsRefreshSeconds: num('recipientsRefreshSeconds'),
     backupBucketName: str('backupBucket'),
     backupPrefix: str('backupPrefix'),
     architecture: str('architecture') as Architecture | undefined,

@@ -96,7 +96,10 @@ export class ExportPipeline extends Construct {
         SNAPMETA_BLOB_PREFIX: config.blobPrefix,
         ...('values' in config.recipients
           ? { SNAPMETA_AGE_RECIPIENTS: config.recipients.values.join(',') }
-          : { SNAPMETA_RECIPIENTS_PARAMETER: config.recipients.parameter }),
+          : {
+            SNAPMETA_RECIPIENTS_PARAMETER: config.recipients.parameter,
+            SNAPMETA_RECIPIENTS_REFRESH_SECONDS: String(config.recipients.refreshSeconds),
+          }),
       },
     });
     this.function.addEventSource(

@@ -322,6 +322,10 @@ describe('recipients', () => {
   it('without recipients the function reads an SSM parameter, and may read only that one', () => {
     const env = fromParameter.props(fromParameter.stack.pipeline.function).Environment.Variables;
     assert.equal(env.SNAPMETA_RECIPIENTS_PARAMETER, DEFAULT_RECIPIENTS_PARAMETER);
+    assert.equal(env.SNAPMETA_RECIPIENTS_REFRESH_SECONDS, String(DEFAULT_FUNCTION.recipientsRefreshSeconds));
+    const everyMinute = synth({ recipientsRefreshSeconds: 60 });
+    assert.equal(everyMinute.props(everyMinute.stack.pipeline.function).Environment.Variables.SNAPMETA_RECIPIENTS_REFRESH_SECONDS, '60');
+    assert.throws(() => synth({ recipientsRefreshSeconds: -1 }), /recipientsRefreshSeconds/);
     assert.equal(env.SNAPMETA_AGE_RECIPIENTS, undefined);
     const statements = flatStatements(roleDocument(fromParameter));
     assert.deepEqual(statements.find((s) => s.Sid === 'ReadRecipientsParameter'), {

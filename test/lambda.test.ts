@@ -11,6 +11,7 @@ import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { QUEUE } from '../lib/service/settings.ts';
+import { ageDecryptStream } from '../lib/codecs/age.ts';
 import { createExportHandler } from '../functions/export-handler.ts';
 import { loadExportConfig } from '../lib/service/config.ts';
 import { decodeManifest } from '../lib/core/manifest.ts';
@@ -431,6 +432,97 @@ describe('export handler', () => {
     });
     assert.deepEqual([asked, fromSsm.recipients], [['/snapmeta/age-recipients'], [keys.recipient]]);
     await assert.rejects(load({ SNAPMETA_RECIPIENTS_PARAMETER: '/p' }, async () => ''), { code: 'NO_RECIPIENTS' });
+  });
+});
+
+describe('recipients kept in SSM', () => {
+  let server: Awaited<ReturnType<typeof startLocalAwsServer>>;
+  let dir: ReturnType<typeof tempDir>;
+  let emf: ReturnType<typeof captureEmf>;
+  before(async () => {
+    dir = tempDir();
+    emf = captureEmf();
+    server = await startLocalAwsServer();
+    const s3 = createS3Client(localConnection(server.endpoint));
+    for (const bucket of [STAGING, BACKUP]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    s3.destroy();
+  });
+  after(async () => {
+    await server.close();
+    emf.restore();
+    dir.remove();
+  });
+
+  async function decryptsWith(bytes: Uint8Array, identity: string): Promise<boolean> {
+    try {
+      await new Response(await ageDecryptStream(new Blob([new Uint8Array(bytes)]).stream(), [identity])).arrayBuffer();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  it('a warm function re-reads them once the refresh interval has passed; a failed re-read keeps the last good list and never shows the value', async () => {
+    mkdirSync(join(dir.path, 'a'));
+    mkdirSync(join(dir.path, 'b'));
+    const [first, second] = [await makeKeys(join(dir.path, 'a')), await makeKeys(join(dir.path, 'b'))];
+    const secret = 'AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ';
+    let value: string | Error = first.recipient;
+    let reads = 0;
+    const readParameter = async (name: string) => {
+      assert.equal(name, '/snapmeta/age-recipients');
+      reads++;
+      if (value instanceof Error) throw value;
+      return value;
+    };
+    let now = 1_000_000;
+    const env = { SNAPMETA_BACKUP_BUCKET: BACKUP, SNAPMETA_STAGING_BUCKET: STAGING, SNAPMETA_BACKUP_PREFIX: 'ssm/', SNAPMETA_RECIPIENTS_PARAMETER: '/snapmeta/age-recipients', SNAPMETA_RECIPIENTS_REFRESH_SECONDS: '120' };
+    const config = await loadExportConfig(env, readParameter, () => now);
+    const s3 = createS3Client(localConnection(server.endpoint));
+    const logs: string[] = [];
+    const handler = createExportHandler({ config, s3, logger: new StreamLogger((line) => logs.push(line)) });
+    const { bytes, ids } = await fixture('ssm1.example.com', { snapshots: 5 });
+    const exportTo = async (id: string) => {
+      const key = `incoming/ssm1/${id}.db`;
+      await s3.send(new PutObjectCommand({ Bucket: STAGING, Key: key, Body: bytes }));
+      assert.deepEqual((await handler({ Records: [sqsRecord(objectCreatedEvent(STAGING, key))] }, lambdaContext(60_000))).batchItemFailures, []);
+      const db = (await new S3MetadataStore(s3, BACKUP).get(`ssm/metadata/${id}/db.zst.age`))!;
+      return { first: await decryptsWith(db, first.identity), second: await decryptsWith(db, second.identity) };
+    };
+    try {
+      assert.deepEqual(await exportTo(ids[0]), { first: true, second: false });
+      value = second.recipient;
+      now += 60_000;
+      assert.deepEqual(await exportTo(ids[1]), { first: true, second: false }, 'within the interval: the list read at start');
+      now += 61_000;
+      assert.deepEqual(await exportTo(ids[2]), { first: false, second: true }, 'after it: the changed list');
+      assert.ok(logs.some((l) => l.includes('the list changed')));
+
+      value = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+      now += 121_000;
+      assert.deepEqual(await exportTo(ids[3]), { first: false, second: true }, 'SSM failing: the last good list');
+      value = secret;
+      now += 121_000;
+      assert.deepEqual(await exportTo(ids[4]), { first: false, second: true }, 'a private key in the parameter: the last good list');
+      assert.equal(reads, 4, 'read at start, then once an interval has passed');
+      const warnings = logs.map((l) => JSON.parse(l)).filter((l) => l.level === 'WARN' && /recipients/.test(l.message));
+      assert.deepEqual(warnings.map((w) => [w.message, w.error, w.parameter, w.recipients]), [
+        ['the recipients parameter could not be re-read; the last good list is kept', 'ThrottlingException', '/snapmeta/age-recipients', 1],
+        ['the recipients parameter could not be re-read; the last good list is kept', 'BAD_ARGUMENT', '/snapmeta/age-recipients', 1],
+      ]);
+      for (const shown of [secret, secret.slice(0, 20), first.recipient, second.recipient]) {
+        assert.ok(!logs.some((l) => l.includes(shown)), 'no recipient and no parameter value in the logs');
+      }
+      // At cold start a bad value stops the start-up, without showing it either.
+      await assert.rejects(loadExportConfig(env, async () => secret), (err: Error) => {
+        assert.equal((err as { code?: string }).code, 'BAD_ARGUMENT');
+        assert.match(err.message, /the SSM parameter \/snapmeta\/age-recipients holds no valid age recipient list/);
+        assert.ok(!err.message.includes('SECRET'), err.message);
+        return true;
+      });
+    } finally {
+      s3.destroy();
+    }
   });
 });
 

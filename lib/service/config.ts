@@ -10,26 +10,33 @@ import { parseBoolean, parseChoice } from './env.ts';
 import { KEY_SCHEMES } from '../core/keys.ts';
 import { DB_FORMATS } from '../core/manifest.ts';
 import { DEFAULT_FUNCTION } from './settings.ts';
+import { ParameterRecipients, type ParameterReader, type RefreshLog } from './parameter-recipients.ts';
+
+export type { ParameterReader };
 
 export interface ExportConfig extends ProcessUploadConfig {
   /** When set, events from any other bucket are ignored. */
   stagingBucket?: string;
+  /** Set when the recipients live in SSM: the list as of now, re-read when older than the refresh interval. */
+  currentRecipients?: (log?: RefreshLog) => Promise<string[]>;
 }
-
-export type ParameterReader = (name: string) => Promise<string>;
 
 /**
  * Recipients come from SNAPMETA_AGE_RECIPIENTS, or else from the SSM String
  * parameter named by SNAPMETA_RECIPIENTS_PARAMETER (how the CDK stack deploys
- * without recipients in its template). Without one valid recipient: NO_RECIPIENTS.
+ * without recipients in its template), read now and again every
+ * SNAPMETA_RECIPIENTS_REFRESH_SECONDS. Without one valid recipient: NO_RECIPIENTS.
  */
-export async function loadExportConfig(env: NodeJS.ProcessEnv = process.env, readParameter: ParameterReader = ssmParameter(env)): Promise<ExportConfig> {
+export async function loadExportConfig(env: NodeJS.ProcessEnv = process.env, readParameter: ParameterReader = ssmParameter(env), now = Date.now): Promise<ExportConfig> {
   const backupBucket = env.SNAPMETA_BACKUP_BUCKET;
   if (!backupBucket) throw new Error('SNAPMETA_BACKUP_BUCKET is not set: the export function needs the bucket to publish into');
   const parameter = env.SNAPMETA_AGE_RECIPIENTS ? undefined : env.SNAPMETA_RECIPIENTS_PARAMETER;
+  const refreshSeconds = parseWhole('SNAPMETA_RECIPIENTS_REFRESH_SECONDS', env.SNAPMETA_RECIPIENTS_REFRESH_SECONDS, DEFAULT_FUNCTION.recipientsRefreshSeconds, 86_400);
+  const fromParameter = parameter ? new ParameterRecipients(parameter, readParameter, refreshSeconds * 1000, now) : undefined;
   const memory = env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE;
   return {
-    recipients: parseRecipients([parameter ? await readParameter(parameter) : (env.SNAPMETA_AGE_RECIPIENTS ?? '')]),
+    recipients: fromParameter ? await fromParameter.load() : parseRecipients([env.SNAPMETA_AGE_RECIPIENTS ?? '']),
+    ...(fromParameter ? { currentRecipients: (log?: RefreshLog) => fromParameter.current(log) } : {}),
     ...(memory ? { functionMemoryMb: parseWhole('AWS_LAMBDA_FUNCTION_MEMORY_SIZE', memory, 0, 10_240) } : {}),
     backupBucket,
     backupPrefix: normalisePrefix(env.SNAPMETA_BACKUP_PREFIX ?? ''),
@@ -45,10 +52,10 @@ export async function loadExportConfig(env: NodeJS.ProcessEnv = process.env, rea
 }
 
 function ssmParameter(env: NodeJS.ProcessEnv): ParameterReader {
-  return async (name) => {
+  return async (name, signal) => {
     const ssm = createSsmClient(connectionFromEnv('SSM', env));
     try {
-      const out = await ssm.send(new GetParameterCommand({ Name: name }));
+      const out = await ssm.send(new GetParameterCommand({ Name: name }), { abortSignal: signal });
       return out.Parameter?.Value ?? '';
     } finally {
       ssm.destroy();

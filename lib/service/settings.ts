@@ -23,6 +23,9 @@ export const DEFAULT_FUNCTION = {
   format: 'sql' as DbFormat,
   keyScheme: 'plain' as KeyScheme,
   allowUnnamedIds: false,
+  // How often a warm function re-reads recipients kept in SSM: a changed list
+  // reaches every function within this many seconds.
+  recipientsRefreshSeconds: 300,
   // After publishing, look for the export's blobs under <backupPrefix>blobs/ (vaultik's layout).
   checkBlobs: true,
 };
