@@ -1,7 +1,6 @@
 // snapmeta export <index.db|index.db.zst> --snapshot <id> --recipient <age1…> …
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DirStore } from '../lib/stores/dir-store.ts';
 import { SnapmetaError } from '../lib/core/errors.ts';
 import { openExport } from '../lib/pipeline/open-export.ts';
@@ -10,6 +9,7 @@ import { publishExport } from '../lib/pipeline/publish.ts';
 import { loadSqlJs } from '../lib/core/sqlite.ts';
 import { parseRecipients } from '../lib/core/recipients.ts';
 import { formatBytes, formatMs, progress, table } from './report.ts';
+import { parseCommand, required, wholeNumber, type CommandSpec, type Options } from './args.ts';
 
 const HELP = `usage: snapmeta export <index.db|index.db.zst> --snapshot <id> --recipient <age1…> [--recipient …]
                        [--recipients-file <file>] [--out <dir>] [--format sql|sqlite] [--level <n>]
@@ -18,29 +18,27 @@ Writes <dir>/metadata/<id>/db.zst.age and <dir>/metadata/<id>/manifest.json.zst 
   --format sql     SQL text like 'sqlite3 .dump' (default); sqlite: a binary SQLite image
   --level <n>      zstd level 1-19 (default 3)`;
 
+const SPEC = {
+  name: 'export',
+  help: HELP,
+  positionals: ['<index.db>'],
+  options: {
+    snapshot: { type: 'string' },
+    recipient: { type: 'string', multiple: true, default: [] },
+    'recipients-file': { type: 'string', multiple: true, default: [] },
+    out: { type: 'string', default: '.' },
+    format: { type: 'string', default: 'sql' },
+    level: { type: 'string', default: '3' },
+  },
+} satisfies CommandSpec<Options>;
+
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      snapshot: { type: 'string' },
-      recipient: { type: 'string', multiple: true, default: [] },
-      'recipients-file': { type: 'string', multiple: true, default: [] },
-      out: { type: 'string', default: '.' },
-      format: { type: 'string', default: 'sql' },
-      level: { type: 'string', default: '3' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (positionals.length !== 1) throw new SnapmetaError('BAD_ARGUMENT', `expected one index file, got ${positionals.length}\n${HELP}`);
-  if (!values.snapshot) throw new SnapmetaError('BAD_ARGUMENT', '--snapshot <id> is required');
+  const args = parseCommand(argv, SPEC);
+  if (!args) return 0;
+  const { values, positionals } = args;
   if (values.format !== 'sql' && values.format !== 'sqlite') throw new SnapmetaError('BAD_ARGUMENT', `--format must be sql or sqlite, not ${values.format}`);
-  const level = Number(values.level);
-  if (!Number.isInteger(level) || level < 1 || level > 19) throw new SnapmetaError('BAD_ARGUMENT', `--level must be a whole number from 1 to 19, not ${values.level}`);
+  const snapshotId = required(values.snapshot, '--snapshot <id>');
+  const level = wholeNumber('--level', values.level, 1, 19);
   const files = await Promise.all(values['recipients-file'].map((f) => readFile(f, 'utf8').catch((err: Error) => {
     throw new SnapmetaError('BAD_ARGUMENT', `cannot read recipients file ${f}: ${err.message}`);
   })));
@@ -58,13 +56,13 @@ export async function run(argv: string[]): Promise<number> {
   const source = { sha256, size: input.byteLength };
   const read = performance.now() - t0;
 
-  const job = await openExport(input, { snapshotId: values.snapshot });
+  const job = await openExport(input, { snapshotId });
   const bar = progress();
   try {
     const out = resolve(values.out);
     const result = await publishExport(job, new DirStore(out), {
       recipients,
-      format: values.format,
+      format: values.format as 'sql' | 'sqlite',
       level,
       source,
       onProgress: (p) => bar.update(p.stage, p.done, p.total),

@@ -6,7 +6,6 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { LOCAL_NAMES, QUEUE } from '../lib/service/settings.ts';
 import { SnapmetaError } from '../lib/core/errors.ts';
@@ -19,6 +18,7 @@ import { ensureDevIdentity } from '../local/dev-identity.ts';
 import { startLocalStack, type LocalStack, type ReceiptSeen, type StackStatus } from '../local/stack.ts';
 import { StreamLogger } from '../local/stream-logger.ts';
 import { formatBytes } from './report.ts';
+import { parseCommand, wholeNumber, type CommandSpec, type Options } from './args.ts';
 import { uploadIndex } from './upload.ts';
 
 const HELP = `usage: snapmeta local [--port <n>] [--no-demo] [--verbose]
@@ -36,21 +36,21 @@ const DEMO_HOST = 'demo';
 const DEMO_INDEX: SampleIndexOptions = { layout: 'v2', hostname: 'demo.example.com', snapshots: 3 };
 const STATUS_INTERVAL_MS = 1000;
 
+const SPEC = {
+  name: 'local',
+  help: HELP,
+  options: {
+    port: { type: 'string' },
+    'no-demo': { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
+  },
+} satisfies CommandSpec<Options>;
+
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      port: { type: 'string' },
-      'no-demo': { type: 'boolean', default: false },
-      verbose: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  const port = parsePort(values.port ?? process.env.SNAPMETA_PORT ?? '4566');
+  const args = parseCommand(argv, SPEC);
+  if (!args) return 0;
+  const { values } = args;
+  const port = wholeNumber(values.port === undefined ? 'SNAPMETA_PORT' : '--port', values.port ?? process.env.SNAPMETA_PORT ?? '4566', 0, 65535);
   const state = join(process.cwd(), STATE_DIR);
   await mkdir(state, { recursive: true, mode: 0o700 });
 
@@ -67,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     logStream?.end();
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new SnapmetaError('BAD_ARGUMENT', `port ${port} on 127.0.0.1 is in use; stop what holds it or set SNAPMETA_PORT`);
+      throw new SnapmetaError('BAD_ARGUMENT', `port ${port} on 127.0.0.1 is in use; pass --port <n> (0: any free port) or stop what holds it`);
     }
     throw err;
   }
@@ -127,12 +127,6 @@ export async function run(argv: string[]): Promise<number> {
   logStream?.end();
   console.log('stopped; port freed');
   return 0;
-}
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SnapmetaError('BAD_ARGUMENT', `port must be 0..65535 (0: any free port), not ${JSON.stringify(value)}`);
-  return port;
 }
 
 async function recipients(state: string): Promise<{ recipients: string[]; identity?: string; created?: boolean }> {

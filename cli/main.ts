@@ -1,5 +1,6 @@
 // `snapmeta <command>`: each command lives in its own module, loaded on demand.
 import { isSnapmetaError } from '../lib/core/errors.ts';
+import { UsageError } from './args.ts';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   export: { summary: 'export one snapshot of an index database as encrypted metadata', load: () => import('./export.ts') },
@@ -26,11 +27,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (isSnapmetaError(err)) {
       console.error(`snapmeta ${name}: ${err.code}: ${err.message}`);
-      return 1;
-    }
-    if (err instanceof TypeError && (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      console.error(`snapmeta ${name}: ${err.message}`);
-      return 2;
+      return err instanceof UsageError ? 2 : 1;
     }
     console.error(`snapmeta ${name}: ${(err as Error).stack ?? err}`);
     return 1;
