@@ -3,6 +3,7 @@ import { isSnapmetaError } from '../lib/core/errors.ts';
 import { UsageError } from './args.ts';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
+  sample: { summary: 'write a realistic sample index to try the other commands on', load: () => import('./sample.ts') },
   export: { summary: 'export one snapshot of an index database as encrypted metadata', load: () => import('./export.ts') },
   restore: { summary: 'decrypt and load an export into a SQLite file, and check it', load: () => import('./restore.ts') },
   upload: { summary: 'upload an index to the staging bucket as an agent does, and wait for its receipt', load: () => import('./upload.ts') },
@@ -13,7 +14,8 @@ export const USAGE = `usage: snapmeta <command> [options]
 
 ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join('\n')}
 
-Run 'snapmeta <command> --help' for a command's options.`;
+Run 'snapmeta <command> --help' for a command's options.
+No index at hand? 'snapmeta sample index.db' writes one and prints an export command for it.`;
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
