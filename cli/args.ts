@@ -2,6 +2,7 @@
 // --help, how many positionals it takes, and the checks every value shares.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { SnapmetaError } from '../lib/core/errors.ts';
+import { holdsIdentity } from '../lib/core/secrets.ts';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -13,6 +14,8 @@ export interface CommandSpec<O extends Options> {
   options: O;
   /** Placeholders, in order; one in brackets ('[<id>]') may be left out. */
   positionals?: string[];
+  /** Option → what to pass instead when its value is a private key (see refuseIdentities). */
+  keyHints?: Record<string, string>;
 }
 
 type Values<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true }>>['values'];
@@ -45,8 +48,24 @@ export function parseCommand<O extends Options>(argv: string[], spec: CommandSpe
     console.log(spec.help);
     return undefined;
   }
+  refuseIdentities(spec, parsed);
   checkPositionals(spec, parsed.positionals);
   return parsed;
+}
+
+/**
+ * No argument may hold an age identity: the command line stays in shell
+ * history and process lists, and a value may be echoed. Keys come in files.
+ */
+function refuseIdentities(spec: CommandSpec<Options>, { values, positionals }: ParsedCommand<Options>): void {
+  const given = [
+    ...Object.entries(values).map(([option, value]) => ({ where: `--${option}`, option, values: [value].flat() })),
+    ...positionals.map((value, i) => ({ where: `argument ${i + 1}`, option: '', values: [value] })),
+  ];
+  const found = given.find((arg) => arg.values.some((v) => typeof v === 'string' && holdsIdentity(v)));
+  if (!found) return;
+  const hint = spec.keyHints?.[found.option] ?? 'snapmeta reads private keys only from files (restore --identity <file>)';
+  throw new SnapmetaError('BAD_ARGUMENT', `${found.where} holds an age identity (a private key), which must never be on a command line; ${hint}`);
 }
 
 function checkPositionals(spec: CommandSpec<Options>, given: string[]): void {

@@ -7,7 +7,8 @@ import { openExport } from '../lib/pipeline/open-export.ts';
 import { readIndexFile } from './read-index.ts';
 import { publishExport } from '../lib/pipeline/publish.ts';
 import { loadSqlJs } from '../lib/core/sqlite.ts';
-import { parseRecipients } from '../lib/core/recipients.ts';
+import { identityFileGiven, parseRecipients } from '../lib/core/recipients.ts';
+import { holdsIdentity } from '../lib/core/secrets.ts';
 import { formatBytes, formatMs, progress, table } from './report.ts';
 import { parseCommand, required, wholeNumber, type CommandSpec, type Options } from './args.ts';
 
@@ -22,6 +23,7 @@ const SPEC = {
   name: 'export',
   help: HELP,
   positionals: ['<index.db>'],
+  keyHints: { recipient: 'give its public key instead (age-keygen -y <identity file> prints it)' },
   options: {
     snapshot: { type: 'string' },
     recipient: { type: 'string', multiple: true, default: [] },
@@ -39,10 +41,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values.format !== 'sql' && values.format !== 'sqlite') throw new SnapmetaError('BAD_ARGUMENT', `--format must be sql or sqlite, not ${values.format}`);
   const snapshotId = required(values.snapshot, '--snapshot <id>');
   const level = wholeNumber('--level', values.level, 1, 19);
-  const files = await Promise.all(values['recipients-file'].map((f) => readFile(f, 'utf8').catch((err: Error) => {
-    throw new SnapmetaError('BAD_ARGUMENT', `cannot read recipients file ${f}: ${err.message}`);
-  })));
-  const recipients = parseRecipients([...values.recipient, ...files]);
+  const recipients = await readRecipients(values.recipient, values['recipients-file']);
 
   const path = positionals[0];
   // Compile SQLite's WASM on V8's background threads while the file is read;
@@ -85,4 +84,18 @@ export async function run(argv: string[]): Promise<number> {
     bar.done();
     job.close();
   }
+}
+
+/** --recipient values and --recipients-file contents; an identity file given as one is named, never echoed. */
+async function readRecipients(given: string[], files: string[]): Promise<string[]> {
+  const texts = await Promise.all(files.map(async (file) => {
+    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new SnapmetaError('BAD_ARGUMENT', `cannot read recipients file ${file}: ${err.code ?? err.message}`);
+    });
+    if (holdsIdentity(text)) throw identityFileGiven(file);
+    return text;
+  }));
+  return parseRecipients([...given, ...texts], {
+    howToGive: 'pass --recipient age1… or --recipients-file <file> (age-keygen -y key.txt prints the public key of key.txt)',
+  });
 }

@@ -67,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     logStream?.end();
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new SnapmetaError('BAD_ARGUMENT', `port ${port} on 127.0.0.1 is in use; pass --port <n> (0: any free port) or stop what holds it`);
+      throw new SnapmetaError('BAD_ARGUMENT', `port ${port} on 127.0.0.1 is in use; stop what holds it or set SNAPMETA_PORT`);
     }
     throw err;
   }
@@ -131,7 +131,10 @@ export async function run(argv: string[]): Promise<number> {
 
 async function recipients(state: string): Promise<{ recipients: string[]; identity?: string; created?: boolean }> {
   const fromEnv = process.env.SNAPMETA_AGE_RECIPIENTS;
-  if (fromEnv) return { recipients: parseRecipients([fromEnv]) };
+  if (fromEnv) {
+    const howToGive = 'set it to age1… public keys (comma- or space-separated), or unset it for the development identity';
+    return { recipients: parseRecipients([fromEnv], { from: 'SNAPMETA_AGE_RECIPIENTS', howToGive }) };
+  }
   const dev = await ensureDevIdentity(join(state, 'dev-identity.txt'));
   return { recipients: [dev.recipient], identity: dev.path, created: dev.created };
 }

@@ -1,6 +1,7 @@
 // `snapmeta <command>`: each command lives in its own module, loaded on demand.
 import { isSnapmetaError } from '../lib/core/errors.ts';
 import { UsageError } from './args.ts';
+import { guardOutput } from './report.ts';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   sample: { summary: 'write a realistic sample index to try the other commands on', load: () => import('./sample.ts') },
@@ -18,6 +19,8 @@ Run 'snapmeta <command> --help' for a command's options.
 No index at hand? 'snapmeta sample index.db' writes one and prints an export command for it.`;
 
 export async function main(argv: string[]): Promise<number> {
+  guardOutput(process.stdout);
+  guardOutput(process.stderr);
   const [name, ...rest] = argv;
   const command = name ? COMMANDS[name] : undefined;
   if (!command) {
