@@ -49,13 +49,15 @@ export async function run(argv: string[]): Promise<number> {
   loadSqlJs().catch(() => {});
   const t0 = performance.now();
   const { bytes: input, sha256 } = await readIndexFile(path).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT' || err.code === 'EISDIR' || err.code === 'EACCES') throw new SnapmetaError('BAD_ARGUMENT', `cannot read ${path}: ${err.code}`);
+    if (err.code === 'ENOENT' || err.code === 'EISDIR' || err.code === 'EACCES') throw new SnapmetaError('BAD_ARGUMENT', `cannot read ${path}: ${err.code}; ${PASS_INDEX}`);
     throw err;
   });
   const source = { sha256, size: input.byteLength };
   const read = performance.now() - t0;
 
-  const job = await openExport(input, { snapshotId });
+  const job = await openExport(input, { snapshotId }).catch((err: unknown) => {
+    throw notSqliteHint(err, path, input);
+  });
   const bar = progress();
   try {
     const out = resolve(values.out);
@@ -84,6 +86,16 @@ export async function run(argv: string[]): Promise<number> {
     bar.done();
     job.close();
   }
+}
+
+const PASS_INDEX = "pass the agent's index database (index.db, or index.db.zst); none yet? 'snapmeta sample index.db' writes one";
+
+/** NOT_SQLITE says what was given and what to pass instead; other errors pass through. */
+function notSqliteHint(err: unknown, path: string, input: Uint8Array): unknown {
+  if (!(err instanceof SnapmetaError) || err.code !== 'NOT_SQLITE') return err;
+  const head = Buffer.from(input.subarray(0, 64)).toString('latin1');
+  const what = head.startsWith('age-encryption.org/') ? "it is age-encrypted (an export's db.zst.age?)" : err.message;
+  return new SnapmetaError('NOT_SQLITE', `${path}: ${what}; ${PASS_INDEX}`, { cause: err });
 }
 
 /** --recipient values and --recipients-file contents; an identity file given as one is named, never echoed. */

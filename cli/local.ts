@@ -67,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     logStream?.end();
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new SnapmetaError('BAD_ARGUMENT', `port ${port} on 127.0.0.1 is in use; stop what holds it or set SNAPMETA_PORT`);
+      throw new SnapmetaError('BAD_ARGUMENT', `port ${port} on 127.0.0.1 is in use; pass --port <n> (0: any free port) or stop what holds it`);
     }
     throw err;
   }

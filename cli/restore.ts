@@ -1,4 +1,4 @@
-// snapmeta restore <dir>/metadata/<id> --identity <key.txt> --to <restored.db>
+// snapmeta restore <export> [<snapshot-id>] --identity <key.txt> --to <restored.db>
 import { createReadStream } from 'node:fs';
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,18 +9,20 @@ import { decodeManifest } from '../lib/core/manifest.ts';
 import { restoreExport } from '../lib/pipeline/restore.ts';
 import { formatMs, table } from './report.ts';
 import { parseCommand, required, type CommandSpec, type Options } from './args.ts';
+import { EXPORT_FORMS, locateExport } from './locate-export.ts';
 
-const HELP = `usage: snapmeta restore <dir>/metadata/<id> --identity <key.txt> --to <restored.db>
+const HELP = `usage: snapmeta restore <export> [<snapshot-id>] --identity <key.txt> --to <restored.db>
 
 Decrypts and decompresses db.zst.age, loads it into a new SQLite file, and checks
 it against manifest.json.zst (hash, integrity_check, rows per table).
+${EXPORT_FORMS}
   --identity <file>  an age identity file (what age-keygen -o writes); repeatable
   --to <file>        the SQLite file to create (never overwritten)`;
 
 const SPEC = {
   name: 'restore',
   help: HELP,
-  positionals: ['<dir>/metadata/<id>'],
+  positionals: ['<export>', '[<snapshot-id>]'],
   keyHints: { identity: 'pass the path of the identity file instead (--identity key.txt)' },
   options: {
     identity: { type: 'string', short: 'i', multiple: true, default: [] },
@@ -34,7 +36,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = args;
   const to = required(values.to, '--to <restored.db>', 'the SQLite file to create');
   if (values.identity.length === 0) throw new SnapmetaError('BAD_ARGUMENT', '--identity <key.txt> is required: the age identity file the export was encrypted to');
-  const dir = positionals[0];
+  const dir = await locateExport(positionals[0], positionals[1]);
   const identities = (await Promise.all(values.identity.map(readIdentities))).flat();
   const manifest = await decodeManifest(await readOrFail(join(dir, MANIFEST_FILE)));
   const dbPath = join(dir, DB_FILE);
