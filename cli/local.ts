@@ -29,12 +29,14 @@ its DLQ, and the export Lambda's handler behind an SQS poller, as deployed.
   --no-demo    do not upload the demo index at start
   --verbose    the handler's JSON logs on stdout (default: .snapmeta/local.log)
 Recipients: $SNAPMETA_AGE_RECIPIENTS, or a development identity kept in
-.snapmeta/dev-identity.txt. Ctrl-C stops everything.`;
+.snapmeta/dev-identity.txt. Ctrl-C, SIGINT or SIGTERM stops everything and frees
+the port; another one 2 s later stops at once.`;
 
 const STATE_DIR = '.snapmeta';
 const DEMO_HOST = 'demo';
 const DEMO_INDEX: SampleIndexOptions = { layout: 'v2', hostname: 'demo.example.com', snapshots: 3 };
 const STATUS_INTERVAL_MS = 1000;
+const FORCE_STOP_AFTER_MS = 2000;
 
 const SPEC = {
   name: 'local',
@@ -111,15 +113,7 @@ export async function run(argv: string[]): Promise<number> {
     );
   }
 
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await stopRequested();
   clearInterval(timer);
   clearTimeout(demoTimer);
   status.print(['stopping…']);
@@ -127,6 +121,27 @@ export async function run(argv: string[]): Promise<number> {
   logStream?.end();
   console.log('stopped; port freed');
   return 0;
+}
+
+/**
+ * Resolves on the first SIGINT or SIGTERM. Ctrl-C in a terminal reaches both
+ * npm and this process, and npm forwards its copy: a repeat within a moment is
+ * that copy; a later one means "stop now" when stopping hangs.
+ */
+function stopRequested(): Promise<void> {
+  return new Promise((resolve) => {
+    let firstAt = 0;
+    const onSignal = () => {
+      if (firstAt === 0) {
+        firstAt = Date.now();
+        resolve();
+      } else if (Date.now() - firstAt > FORCE_STOP_AFTER_MS) {
+        process.exit(130);
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
 }
 
 async function recipients(state: string): Promise<{ recipients: string[]; identity?: string; created?: boolean }> {
