@@ -22,19 +22,30 @@ export async function main(argv: string[]): Promise<number> {
   guardOutput(process.stdout);
   guardOutput(process.stderr);
   const [name, ...rest] = argv;
-  const command = name ? COMMANDS[name] : undefined;
+  if (!name || ['-h', '--help', 'help'].includes(name)) {
+    console.log(USAGE);
+    return 0;
+  }
+  const command = COMMANDS[name];
   if (!command) {
-    console.error(name && !['-h', '--help', 'help'].includes(name) ? `snapmeta: unknown command ${JSON.stringify(name)}\n\n${USAGE}` : USAGE);
-    return name && !['-h', '--help', 'help'].includes(name) ? 2 : 0;
+    console.error(`snapmeta: BAD_ARGUMENT: unknown command ${JSON.stringify(name)}\n\n${USAGE}`);
+    return 2;
   }
   try {
     return await (await command.load()).run(rest);
   } catch (err) {
-    if (isSnapmetaError(err)) {
-      console.error(`snapmeta ${name}: ${err.code}: ${err.message}`);
-      return err instanceof UsageError ? 2 : 1;
-    }
-    console.error(`snapmeta ${name}: ${(err as Error).stack ?? err}`);
-    return 1;
+    return reportError(name, err);
   }
+}
+
+/** A failure as one line: its code and what to do; exit status 2 for a malformed command line. */
+function reportError(name: string, err: unknown): number {
+  if (isSnapmetaError(err)) {
+    console.error(`snapmeta ${name}: ${err.code}: ${err.message}`);
+    return err instanceof UsageError ? 2 : 1;
+  }
+  // A system error (network, file) is the user's to fix and says what; a stack is for bugs.
+  const { code, syscall, message, stack } = err as NodeJS.ErrnoException;
+  console.error(`snapmeta ${name}: ${typeof code === 'string' && syscall ? `${code}: ${message}` : stack ?? err}`);
+  return 1;
 }

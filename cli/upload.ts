@@ -68,7 +68,9 @@ export async function run(argv: string[]): Promise<number> {
 
   const s3 = createS3Client(uploadConnection(values.endpoint));
   try {
-    const uploaded = await uploadIndex(s3, { file: positionals[0], bucket, staged, level });
+    const uploaded = await uploadIndex(s3, { file: positionals[0], bucket, staged, level }).catch((err: NodeJS.ErrnoException) => {
+      throw unreachable(err, values.endpoint);
+    });
     console.log(`uploaded ${positionals[0]} to s3://${bucket}/${staged.key} (${formatBytes(uploaded.size)}, upload id ${uploaded.uploadId})`);
     if (values['no-wait']) return 0;
     console.log('waiting for the receipt…');
@@ -83,6 +85,16 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     s3.destroy();
   }
+}
+
+const NETWORK_ERRORS = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH'];
+
+/** A network error says which endpoint and what to pass; any other error passes through. */
+function unreachable(err: NodeJS.ErrnoException, endpoint: string | undefined): Error {
+  if (!NETWORK_ERRORS.includes(err.code ?? '')) return err;
+  const where = endpoint ?? 'AWS S3 (no --endpoint)';
+  err.message = `cannot reach ${where}: ${err.message}; for the local stack, start it (npm start) and pass the --endpoint it prints`;
+  return err;
 }
 
 /** An explicit endpoint is an S3-compatible server (path-style); a loopback one is the local stack. */

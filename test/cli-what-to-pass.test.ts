@@ -87,10 +87,20 @@ describe('the CLI says what to pass instead', () => {
     assert.match(noRecipients.out, /^snapmeta export: NO_RECIPIENTS: .*pass --recipient age1… or --recipients-file <file>/);
   });
 
+  it('upload: an endpoint it cannot reach is named, with what to pass', async () => {
+    const { code, out } = await cli('upload', 'index.db', '--host', 'web1', '--snapshot', ids[0], '--endpoint', 'http://127.0.0.1:9');
+    assert.equal(code, 1);
+    assert.equal(out, 'snapmeta upload: ECONNREFUSED: cannot reach http://127.0.0.1:9: connect ECONNREFUSED 127.0.0.1:9; '
+      + 'for the local stack, start it (npm start) and pass the --endpoint it prints\n');
+  });
+
   it('usage errors name the option and the help to read, with exit status 2', async () => {
     const { code, out } = await cli('export', 'index.db', '--snapshot', ids[0], '--bogus');
     assert.equal(code, 2);
     assert.equal(out, "snapmeta export: BAD_ARGUMENT: Unknown option '--bogus'; run 'snapmeta export --help' for its options\n");
+    const unknown = await cli('exprot', 'index.db');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.out, /^snapmeta: BAD_ARGUMENT: unknown command "exprot"\n\nusage: snapmeta <command>/);
     const missing = await cli('restore', 'backup', ids[0], '--identity', 'key.txt');
     assert.equal(missing.code, 1);
     assert.match(missing.out, /^snapmeta restore: BAD_ARGUMENT: --to <restored\.db> is required: the SQLite file to create$/m);
