@@ -76,14 +76,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const status = new StatusLine();
   const rel = (path: string) => relative(process.cwd(), path) || '.';
-  console.log(`snapmeta local stack: S3 + SQS on ${stack.endpoint} (loopback only)`);
-  console.log(`  staging bucket  s3://${LOCAL_NAMES.stagingBucket}  (agents upload incoming/<host>/<snapshot-id>.db or .db.zst)`);
-  console.log(`  backup bucket   s3://${LOCAL_NAMES.backupBucket}  (metadata/<snapshot-id>/db.zst.age + manifest.json.zst)`);
-  console.log(`  queue           ${LOCAL_NAMES.queue}, DLQ ${LOCAL_NAMES.dlq} after ${QUEUE.maxReceiveCount} receives`);
-  console.log(`  recipients      ${keys.recipients.join(', ')}${keys.identity ? ` (identity ${rel(keys.identity)}${keys.created ? ', just created' : ''})` : ''}`);
-  console.log(`  handler logs    ${logStream ? rel(logFile) : 'stdout'}`);
-  console.log(`upload with:  npx snapmeta upload <index.db> --host <host> --snapshot <id> --endpoint ${stack.endpoint}`);
-  console.log(`         or:  aws --endpoint-url ${stack.endpoint} s3 cp <index.db> s3://${LOCAL_NAMES.stagingBucket}/incoming/<host>/<snapshot-id>.db  (any credentials)`);
+  printBanner(stack.endpoint, keys, logStream ? rel(logFile) : 'stdout', rel);
 
   const mirror = join(state, 'backups');
   // Chosen before the upload, so the demo's receipt is recognised whenever it comes.
@@ -121,6 +114,19 @@ export async function run(argv: string[]): Promise<number> {
   logStream?.end();
   console.log('stopped; port freed');
   return 0;
+}
+
+/** Where everything is, and how to upload: what a newcomer reads first. */
+function printBanner(endpoint: string, keys: Awaited<ReturnType<typeof recipients>>, logs: string, rel: (path: string) => string): void {
+  const identity = keys.identity ? ` (identity ${rel(keys.identity)}${keys.created ? ', just created' : ''})` : '';
+  console.log(`snapmeta local stack: S3 + SQS on ${endpoint} (loopback only)`);
+  console.log(`  staging bucket  s3://${LOCAL_NAMES.stagingBucket}  (agents upload incoming/<host>/<snapshot-id>.db or .db.zst)`);
+  console.log(`  backup bucket   s3://${LOCAL_NAMES.backupBucket}  (metadata/<snapshot-id>/db.zst.age + manifest.json.zst)`);
+  console.log(`  queue           ${LOCAL_NAMES.queue}, DLQ ${LOCAL_NAMES.dlq} after ${QUEUE.maxReceiveCount} receives`);
+  console.log(`  recipients      ${keys.recipients.join(', ')}${identity}`);
+  console.log(`  handler logs    ${logs}`);
+  console.log(`upload with:  npx snapmeta upload <index.db> --host <host> --snapshot <id> --endpoint ${endpoint}`);
+  console.log(`         or:  aws --endpoint-url ${endpoint} s3 cp <index.db> s3://${LOCAL_NAMES.stagingBucket}/incoming/<host>/<snapshot-id>.db  (any credentials)`);
 }
 
 /**
