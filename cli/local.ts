@@ -6,22 +6,21 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { LOCAL_NAMES, QUEUE } from '../lib/service/settings.ts';
 import { SnapmetaError } from '../lib/core/errors.ts';
-import { KEY_SCHEMES } from '../lib/core/keys.ts';
+import { KEY_SCHEMES, parseStagingKey, stagingKey } from '../lib/core/keys.ts';
 import { DB_FORMATS } from '../lib/core/manifest.ts';
-import { parseBoolean, parseChoice } from '../lib/service/env.ts';
+import { parseBoolean } from '../lib/service/env.ts';
 import { parseRecipients } from '../lib/core/recipients.ts';
 import { createS3Client, localConnection } from '../lib/service/aws-clients.ts';
 import { S3MetadataStore } from '../lib/stores/s3-store.ts';
 import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../lib/sample/sample-index.ts';
-import { parseStagingKey, stagingKey } from '../lib/core/keys.ts';
 import { ensureDevIdentity } from '../local/dev-identity.ts';
 import { startLocalStack, type LocalStack, type ReceiptSeen, type StackStatus } from '../local/stack.ts';
 import { StreamLogger } from '../local/stream-logger.ts';
 import { formatBytes } from './report.ts';
+import { choice, parseCommand, wholeNumber, type CommandSpec, type Options } from './args.ts';
 import { uploadIndex } from './upload.ts';
 
 const HELP = `usage: snapmeta local [--port <n>] [--no-demo] [--verbose]
@@ -35,31 +34,33 @@ its DLQ, and the export Lambda's handler behind an SQS poller, as deployed.
   --key-scheme plain|hashed metadata/<id>/ or metadata/<hash of id>/ (default: $SNAPMETA_KEY_SCHEME or plain)
   --allow-unnamed-ids       publish snapshot ids that name no host (one-host deployments)
 Recipients: $SNAPMETA_AGE_RECIPIENTS, or a development identity kept in
-.snapmeta/dev-identity.txt. Ctrl-C stops everything.`;
+.snapmeta/dev-identity.txt. Ctrl-C, SIGINT or SIGTERM stops everything and frees
+the port; another one 2 s later stops at once.`;
 
 const STATE_DIR = '.snapmeta';
 const DEMO_HOST = 'demo';
 const DEMO_INDEX: SampleIndexOptions = { layout: 'v2', hostname: 'demo.example.com', snapshots: 3 };
 const STATUS_INTERVAL_MS = 1000;
+const FORCE_STOP_AFTER_MS = 2000;
+
+const SPEC = {
+  name: 'local',
+  help: HELP,
+  options: {
+    port: { type: 'string' },
+    'no-demo': { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
+    format: { type: 'string' },
+    'key-scheme': { type: 'string' },
+    'allow-unnamed-ids': { type: 'boolean', default: false },
+  },
+} satisfies CommandSpec<Options>;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      port: { type: 'string' },
-      'no-demo': { type: 'boolean', default: false },
-      verbose: { type: 'boolean', default: false },
-      format: { type: 'string' },
-      'key-scheme': { type: 'string' },
-      'allow-unnamed-ids': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  const port = parsePort(values.port ?? process.env.SNAPMETA_PORT ?? '4566');
+  const args = parseCommand(argv, SPEC);
+  if (!args) return 0;
+  const { values } = args;
+  const port = wholeNumber(values.port === undefined ? 'SNAPMETA_PORT' : '--port', values.port ?? process.env.SNAPMETA_PORT ?? '4566', 0, 65535);
   const choices = exportChoices(values);
   const state = join(process.cwd(), STATE_DIR);
   await mkdir(state, { recursive: true, mode: 0o700 });
@@ -77,22 +78,14 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     logStream?.end();
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new SnapmetaError('BAD_ARGUMENT', `port ${port} on 127.0.0.1 is in use; stop what holds it or set SNAPMETA_PORT`);
+      throw new SnapmetaError('BAD_ARGUMENT', `port ${port} on 127.0.0.1 is in use; pass --port <n> (0: any free port) or stop what holds it`);
     }
     throw err;
   }
 
   const status = new StatusLine();
   const rel = (path: string) => relative(process.cwd(), path) || '.';
-  console.log(`snapmeta local stack: S3 + SQS on ${stack.endpoint} (loopback only)`);
-  console.log(`  staging bucket  s3://${LOCAL_NAMES.stagingBucket}  (agents upload incoming/<host>/<snapshot-id>.db or .db.zst)`);
-  const folder = choices.keyScheme === 'hashed' ? '<hash of snapshot-id>' : '<snapshot-id>';
-  console.log(`  backup bucket   s3://${LOCAL_NAMES.backupBucket}  (metadata/${folder}/db.zst.age, ${choices.format}, + manifest.json.zst)`);
-  console.log(`  queue           ${LOCAL_NAMES.queue}, DLQ ${LOCAL_NAMES.dlq} after ${QUEUE.maxReceiveCount} receives`);
-  console.log(`  recipients      ${keys.recipients.join(', ')}${keys.identity ? ` (identity ${rel(keys.identity)}${keys.created ? ', just created' : ''})` : ''}`);
-  console.log(`  handler logs    ${logStream ? rel(logFile) : 'stdout'}`);
-  console.log(`upload with:  npx snapmeta upload <index.db> --host <host> --snapshot <id> --endpoint ${stack.endpoint}`);
-  console.log(`         or:  aws --endpoint-url ${stack.endpoint} s3 cp <index.db> s3://${LOCAL_NAMES.stagingBucket}/incoming/<host>/<snapshot-id>.db  (any credentials)`);
+  printBanner(stack.endpoint, keys, choices, logStream ? rel(logFile) : 'stdout', rel);
 
   const mirror = join(state, 'backups');
   // Chosen before the upload, so the demo's receipt is recognised whenever it comes.
@@ -122,15 +115,7 @@ export async function run(argv: string[]): Promise<number> {
     );
   }
 
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await stopRequested();
   clearInterval(timer);
   clearTimeout(demoTimer);
   status.print(['stopping…']);
@@ -142,29 +127,54 @@ export async function run(argv: string[]): Promise<number> {
 
 /** The function's output settings, from flags or the same variables the deployed function reads. */
 function exportChoices(values: { format?: string; 'key-scheme'?: string; 'allow-unnamed-ids'?: boolean }) {
-  const choice = <T extends string>(flag: string, value: string | undefined, choices: readonly T[], fallback: T) => {
-    try {
-      return parseChoice(flag, value, choices, fallback);
-    } catch (err) {
-      throw new SnapmetaError('BAD_ARGUMENT', (err as Error).message);
-    }
-  };
   return {
-    format: choice('--format', values.format ?? process.env.SNAPMETA_FORMAT, DB_FORMATS, 'sql'),
-    keyScheme: choice('--key-scheme', values['key-scheme'] ?? process.env.SNAPMETA_KEY_SCHEME, KEY_SCHEMES, 'plain'),
+    format: choice('--format', values.format ?? (process.env.SNAPMETA_FORMAT || undefined), DB_FORMATS, 'sql'),
+    keyScheme: choice('--key-scheme', values['key-scheme'] ?? (process.env.SNAPMETA_KEY_SCHEME || undefined), KEY_SCHEMES, 'plain'),
     allowUnnamedIds: values['allow-unnamed-ids'] || parseBoolean('SNAPMETA_ALLOW_UNNAMED_IDS', process.env.SNAPMETA_ALLOW_UNNAMED_IDS, false),
   };
 }
 
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SnapmetaError('BAD_ARGUMENT', `port must be 0..65535 (0: any free port), not ${JSON.stringify(value)}`);
-  return port;
+/** Where everything is, and how to upload: what a newcomer reads first. */
+function printBanner(endpoint: string, keys: Awaited<ReturnType<typeof recipients>>, choices: ReturnType<typeof exportChoices>, logs: string, rel: (path: string) => string): void {
+  const folder = choices.keyScheme === 'hashed' ? '<hash of snapshot-id>' : '<snapshot-id>';
+  const identity = keys.identity ? ` (identity ${rel(keys.identity)}${keys.created ? ', just created' : ''})` : '';
+  console.log(`snapmeta local stack: S3 + SQS on ${endpoint} (loopback only)`);
+  console.log(`  staging bucket  s3://${LOCAL_NAMES.stagingBucket}  (agents upload incoming/<host>/<snapshot-id>.db or .db.zst)`);
+  console.log(`  backup bucket   s3://${LOCAL_NAMES.backupBucket}  (metadata/${folder}/db.zst.age, ${choices.format}, + manifest.json.zst)`);
+  console.log(`  queue           ${LOCAL_NAMES.queue}, DLQ ${LOCAL_NAMES.dlq} after ${QUEUE.maxReceiveCount} receives`);
+  console.log(`  recipients      ${keys.recipients.join(', ')}${identity}`);
+  console.log(`  handler logs    ${logs}`);
+  console.log(`upload with:  npx snapmeta upload <index.db> --host <host> --snapshot <id> --endpoint ${endpoint}`);
+  console.log(`         or:  aws --endpoint-url ${endpoint} s3 cp <index.db> s3://${LOCAL_NAMES.stagingBucket}/incoming/<host>/<snapshot-id>.db  (any credentials)`);
+}
+
+/**
+ * Resolves on the first SIGINT or SIGTERM. Ctrl-C in a terminal reaches both
+ * npm and this process, and npm forwards its copy: a repeat within a moment is
+ * that copy; a later one means "stop now" when stopping hangs.
+ */
+function stopRequested(): Promise<void> {
+  return new Promise((resolve) => {
+    let firstAt = 0;
+    const onSignal = () => {
+      if (firstAt === 0) {
+        firstAt = Date.now();
+        resolve();
+      } else if (Date.now() - firstAt > FORCE_STOP_AFTER_MS) {
+        process.exit(130);
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
 }
 
 async function recipients(state: string): Promise<{ recipients: string[]; identity?: string; created?: boolean }> {
   const fromEnv = process.env.SNAPMETA_AGE_RECIPIENTS;
-  if (fromEnv) return { recipients: parseRecipients([fromEnv]) };
+  if (fromEnv) {
+    const howToGive = 'set it to age1… public keys (comma- or space-separated), or unset it for the development identity';
+    return { recipients: parseRecipients([fromEnv], { from: 'SNAPMETA_AGE_RECIPIENTS', howToGive }) };
+  }
   const dev = await ensureDevIdentity(join(state, 'dev-identity.txt'));
   return { recipients: [dev.recipient], identity: dev.path, created: dev.created };
 }

@@ -1,4 +1,6 @@
-// What the CLI prints: a compact report, and progress on a terminal only.
+// What the CLI prints: a compact report, progress on a terminal only, and never a secret.
+import { holdsIdentity, redactSecrets } from '../lib/core/secrets.ts';
+
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB'];
   let i = 0;
@@ -29,4 +31,26 @@ export function progress(): { update(stage: string, done: number, total: number)
       if (tty) process.stderr.write('\r\x1b[K');
     },
   };
+}
+
+const GUARDED = Symbol('snapmeta.guarded');
+
+/**
+ * The last line of defence: whatever this process writes to `stream` (ours,
+ * a library's, a stack trace) reaches it with age identities redacted.
+ */
+export function guardOutput(stream: NodeJS.WriteStream): void {
+  const marked = stream as NodeJS.WriteStream & { [GUARDED]?: true };
+  if (marked[GUARDED]) return;
+  marked[GUARDED] = true;
+  const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
+  stream.write = ((chunk: unknown, ...rest: unknown[]) => write(redactChunk(chunk), ...rest)) as typeof stream.write;
+}
+
+function redactChunk(chunk: unknown): unknown {
+  if (typeof chunk === 'string') return redactSecrets(chunk);
+  if (!(chunk instanceof Uint8Array)) return chunk;
+  // Identities are ASCII: a latin1 view finds them without decoding.
+  const text = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  return holdsIdentity(text.toString('latin1')) ? Buffer.from(redactSecrets(text.toString('utf8'))) : chunk;
 }
