@@ -6,6 +6,7 @@ import { parseRecipients } from '../lib/core/recipients.ts';
 import { BLOBS_PREFIX, KEY_SCHEMES, type KeyScheme } from '../lib/core/keys.ts';
 import { DB_FORMATS, type DbFormat } from '../lib/core/manifest.ts';
 import { parseBoolean, parseChoice } from '../lib/service/env.ts';
+import { shown } from '../lib/core/secrets.ts';
 import {
   type Architecture,
   DEFAULT_FUNCTION,
@@ -99,7 +100,7 @@ function resolveRecipients(config: SnapmetaConfig): ResolvedConfig['recipients']
   if (config.recipients !== undefined && config.recipientsParameter !== undefined) {
     throw new Error('give either recipients or recipientsParameter, not both');
   }
-  if (config.recipients !== undefined) return { values: parseRecipients(config.recipients) };
+  if (config.recipients !== undefined) return { values: parseRecipients(config.recipients, { from: 'recipients', howToGive: 'give age1… public keys (-c recipients=age1…,age1…)' }) };
   const parameter = config.recipientsParameter ?? DEFAULT_RECIPIENTS_PARAMETER;
   if (!/^\/?[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(parameter)) {
     throw new Error(`recipientsParameter ${JSON.stringify(parameter)} is not an SSM parameter name`);
@@ -114,13 +115,13 @@ function checkBucketName(name: string): string {
 
 function checkPrefix(prefix: string, name = 'backupPrefix'): string {
   if (prefix !== '' && !/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/$/.test(prefix)) {
-    throw new Error(`${name} ${JSON.stringify(prefix)} must be empty or path segments ending in '/', e.g. "site-a/"`);
+    throw new Error(`${name} ${shown(prefix)} must be empty or path segments ending in '/', e.g. "site-a/"`);
   }
   return prefix;
 }
 
 function checkArchitecture(value: string): Architecture {
-  if (value !== 'arm64' && value !== 'x86_64') throw new Error(`architecture must be arm64 or x86_64, not ${JSON.stringify(value)}`);
+  if (value !== 'arm64' && value !== 'x86_64') throw new Error(`architecture must be arm64 or x86_64, not ${shown(value)}`);
   return value;
 }
 

@@ -18,3 +18,6 @@ export function holdsIdentity(text: string): boolean {
 export function redactSecrets(text: string): string {
   return text.replace(IDENTITY, REDACTED);
 }
+
+/** A value quoted for a message, with anything like a private key redacted. */
+export const shown = (value: string): string => JSON.stringify(redactSecrets(value));

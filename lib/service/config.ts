@@ -7,6 +7,7 @@ import type { ProcessUploadConfig } from './process-upload.ts';
 import { parseRecipients } from '../core/recipients.ts';
 import { connectionFromEnv, createSsmClient } from './aws-clients.ts';
 import { parseBoolean, parseChoice } from './env.ts';
+import { shown } from '../core/secrets.ts';
 import { KEY_SCHEMES } from '../core/keys.ts';
 import { DB_FORMATS } from '../core/manifest.ts';
 import { DEFAULT_FUNCTION } from './settings.ts';
@@ -28,7 +29,9 @@ export async function loadExportConfig(env: NodeJS.ProcessEnv = process.env, rea
   if (!backupBucket) throw new Error('SNAPMETA_BACKUP_BUCKET is not set: the export function needs the bucket to publish into');
   const parameter = env.SNAPMETA_AGE_RECIPIENTS ? undefined : env.SNAPMETA_RECIPIENTS_PARAMETER;
   return {
-    recipients: parseRecipients([parameter ? await readParameter(parameter) : (env.SNAPMETA_AGE_RECIPIENTS ?? '')]),
+    recipients: parseRecipients([parameter ? await readParameter(parameter) : (env.SNAPMETA_AGE_RECIPIENTS ?? '')], parameter
+      ? { from: `SSM parameter ${parameter}`, howToGive: 'put age1… public keys in it, comma-separated' }
+      : { from: 'SNAPMETA_AGE_RECIPIENTS', howToGive: 'set it to age1… public keys, or SNAPMETA_RECIPIENTS_PARAMETER to an SSM parameter holding them' }),
     backupBucket,
     backupPrefix: normalisePrefix(env.SNAPMETA_BACKUP_PREFIX ?? ''),
     deleteStaged: parseBoolean('SNAPMETA_DELETE_STAGED', env.SNAPMETA_DELETE_STAGED, true),
@@ -57,7 +60,7 @@ function ssmParameter(env: NodeJS.ProcessEnv): ParameterReader {
 /** 'backups' and 'backups/' both mean keys under backups/; '' means the bucket root. */
 function normalisePrefix(prefix: string, name = 'SNAPMETA_BACKUP_PREFIX'): string {
   if (prefix.startsWith('/') || prefix.split('/').includes('..')) {
-    throw new Error(`${name} ${JSON.stringify(prefix)} must be relative: no leading "/" and no ".."`);
+    throw new Error(`${name} ${shown(prefix)} must be relative: no leading "/" and no ".."`);
   }
   return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
 }
@@ -66,7 +69,7 @@ function parseSize(name: string, value: string | undefined): number {
   if (value === undefined || value === '') return HARD_MAX_INDEX_BYTES;
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0 || n > HARD_MAX_INDEX_BYTES) {
-    throw new Error(`${name} must be a whole number of bytes in 1..${HARD_MAX_INDEX_BYTES}, not ${JSON.stringify(value)}`);
+    throw new Error(`${name} must be a whole number of bytes in 1..${HARD_MAX_INDEX_BYTES}, not ${shown(value)}`);
   }
   return n;
 }

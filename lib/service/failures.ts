@@ -3,6 +3,7 @@
 // is how `snapmeta dlq list` tells an operator why an upload is in the DLQ.
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { decodeEventKey, parseStagingKey, receiptKey, type StagingKey } from '../core/keys.ts';
+import { redactSecrets } from '../core/secrets.ts';
 import { GENERATOR } from '../core/version.ts';
 import type { MetadataStore } from '../stores/store.ts';
 import type { StagedObjectRef } from './process-upload.ts';
@@ -30,8 +31,8 @@ export async function noteFailure(s3: S3Client, ref: StagedObjectRef, err: unkno
     status: 'failed',
     host: staged === 'malformed' ? undefined : staged.host,
     snapshot_id: staged === 'malformed' ? undefined : staged.snapshotId,
-    source: { bucket: ref.bucket, key, version_id: ref.versionId },
-    error: { name: (err as Error)?.name ?? 'Error', message: String((err as Error)?.message ?? err).slice(0, 2000) },
+    source: { bucket: ref.bucket, key: redactSecrets(key), version_id: ref.versionId },
+    error: { name: (err as Error)?.name ?? 'Error', message: redactSecrets(String((err as Error)?.message ?? err)).slice(0, 2000) },
     attempt,
     failed_at: new Date().toISOString(),
     generator: GENERATOR,
