@@ -13,7 +13,9 @@ export const EXPORT_FORMS = `<export> is any of:
   <dir>/metadata/<id>/db.zst.age   a file in that folder (the other is read beside it)
   <dir> <snapshot-id>              the export's --out directory and the snapshot's id; finds
                                    metadata/<id>/ or metadata/<sha256 key>/ (hashed key scheme)
-  s3://…                           not yet: copy the folder first (aws s3 cp --recursive)`;
+  s3://<bucket>[/<prefix>] <snapshot-id>
+                                   straight from the backup bucket (the deployment's backupPrefix),
+                                   under either key scheme; streamed, nothing copied to disk`;
 
 const PASS = 'pass the folder an export wrote (<dir>/metadata/<id>), or <dir> <snapshot-id>';
 const EXAMPLES_SHOWN = 3;
@@ -21,9 +23,6 @@ const METADATA_DIR = METADATA_PREFIX.replace(/\/$/, '');
 
 /** The export's folder; throws BAD_ARGUMENT saying what to pass instead. */
 export async function locateExport(target: string, snapshotId?: string): Promise<string> {
-  if (/^s3:\/\//i.test(target)) {
-    throw bad(`restore reads a local copy only, for now: aws s3 cp --recursive ${target.replace(/\/?$/, '/')} <dir>, then pass <dir>`);
-  }
   const found = await stat(target).catch(() => undefined);
   if (!found) throw bad(`${target} does not exist; ${PASS}`);
   if (snapshotId !== undefined) return findUnderRoot(target, found, snapshotId);

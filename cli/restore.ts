@@ -1,15 +1,13 @@
 // snapmeta restore <export> [<snapshot-id>] --identity <key.txt> --to <restored.db>
-import { createReadStream } from 'node:fs';
 import { access, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { SnapmetaError } from '../lib/core/errors.ts';
-import { DB_FILE, MANIFEST_FILE } from '../lib/core/keys.ts';
-import { decodeManifest } from '../lib/core/manifest.ts';
-import { restoreExport } from '../lib/pipeline/restore.ts';
+import type { Manifest } from '../lib/core/manifest.ts';
+import { restoreExport, type RestoreResult } from '../lib/pipeline/restore.ts';
+import { ENDPOINT_HELP } from './aws.ts';
+import { openDb, openExportLocation, readManifest } from './export-location.ts';
 import { formatMs, table } from './report.ts';
 import { parseCommand, required, type CommandSpec, type Options } from './args.ts';
-import { EXPORT_FORMS, locateExport } from './locate-export.ts';
+import { EXPORT_FORMS } from './locate-export.ts';
 
 const HELP = `usage: snapmeta restore <export> [<snapshot-id>] --identity <key.txt> --to <restored.db>
 
@@ -17,7 +15,8 @@ Decrypts and decompresses db.zst.age, loads it into a new SQLite file, and check
 it against manifest.json.zst (hash, integrity_check, rows per table).
 ${EXPORT_FORMS}
   --identity <file>  an age identity file (what age-keygen -o writes); repeatable
-  --to <file>        the SQLite file to create (never overwritten)`;
+  --to <file>        the SQLite file to create (never overwritten)
+${ENDPOINT_HELP}`;
 
 const SPEC = {
   name: 'restore',
@@ -27,6 +26,7 @@ const SPEC = {
   options: {
     identity: { type: 'string', short: 'i', multiple: true, default: [] },
     to: { type: 'string' },
+    endpoint: { type: 'string' },
   },
 } satisfies CommandSpec<Options>;
 
@@ -36,20 +36,18 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = args;
   const to = required(values.to, '--to <restored.db>', 'the SQLite file to create');
   if (values.identity.length === 0) throw new SnapmetaError('BAD_ARGUMENT', '--identity <key.txt> is required: the age identity file the export was encrypted to');
-  const dir = await locateExport(positionals[0], positionals[1]);
-  const identities = (await Promise.all(values.identity.map(readIdentities))).flat();
-  const manifest = await decodeManifest(await readOrFail(join(dir, MANIFEST_FILE)));
-  const dbPath = join(dir, DB_FILE);
-  await access(dbPath).catch(() => {
-    throw new SnapmetaError('BAD_ARGUMENT', `cannot read ${dbPath}: the export is incomplete (its manifest is there); copy the whole folder`);
-  });
+  const identities = await readIdentityFiles(values.identity);
   if (await access(to).then(() => true, () => false)) throw new SnapmetaError('BAD_ARGUMENT', `${to} exists; restore never overwrites: pass a new path to --to`);
+  const location = await openExportLocation(positionals[0], positionals[1], values.endpoint);
   const t0 = performance.now();
-  const result = await restoreExport({
-    manifest,
-    db: Readable.toWeb(createReadStream(dbPath)) as unknown as ReadableStream<Uint8Array>,
-    identities,
-  });
+  let manifest: Manifest;
+  let result: RestoreResult;
+  try {
+    manifest = await readManifest(location);
+    result = await restoreExport({ manifest, db: await openDb(location), identities });
+  } finally {
+    location.close();
+  }
   await writeFile(to, result.image, { flag: 'wx' });
   console.log(`restored snapshot ${manifest.snapshot_id} to ${to}: integrity ok, hash and row counts match the manifest`);
   console.log(table([
@@ -64,6 +62,11 @@ export async function run(argv: string[]): Promise<number> {
 const readOrFail = (path: string) => readFile(path).catch((err: NodeJS.ErrnoException) => {
   throw new SnapmetaError('BAD_ARGUMENT', `cannot read ${path}: ${err.code ?? err.message}`);
 });
+
+/** The identities of every --identity file. */
+export async function readIdentityFiles(files: string[]): Promise<string[]> {
+  return (await Promise.all(files.map(readIdentities))).flat();
+}
 
 /** The AGE-SECRET-KEY-1… lines of an identity file; other files are named for what they are. */
 async function readIdentities(file: string): Promise<string[]> {

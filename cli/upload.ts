@@ -4,14 +4,13 @@
 // that carries the same id, so an older receipt for the snapshot never answers.
 import { randomUUID } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
-import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { LOCAL_NAMES } from '../lib/service/settings.ts';
 import { SnapmetaError } from '../lib/core/errors.ts';
 import { UPLOAD_ID_METADATA, readReceipt, type Receipt } from '../lib/service/receipts.ts';
-import { connectionFromEnv, createS3Client, localConnection } from '../lib/service/aws-clients.ts';
+import { ENDPOINT_HELP, s3For, unreachable } from './aws.ts';
 import { S3MetadataStore } from '../lib/stores/s3-store.ts';
 import { parseStagingKey, receiptKey, stagingKey, type StagingKey } from '../lib/core/keys.ts';
 import { compressFrame } from '../lib/codecs/zstd.ts';
@@ -24,8 +23,7 @@ const HELP = `usage: snapmeta upload <index.db> --host <host> --snapshot <id> [-
 Uploads the index to s3://<bucket>/incoming/<host>/<id>.db (.db.zst with --compress),
 then waits for its receipt (processed/… or rejected/…) and prints it.
   --bucket <name>      staging bucket (default: $SNAPMETA_STAGING_BUCKET or ${LOCAL_NAMES.stagingBucket})
-  --endpoint <url>     an S3-compatible endpoint, path-style (default: AWS, or $AWS_ENDPOINT_URL_S3);
-                       a loopback URL is taken for the local stack and needs no credentials
+${ENDPOINT_HELP}
   --compress           zstd-compress while uploading (level --level, default 3)
   --timeout <seconds>  how long to wait for the receipt (default 900)
   --no-wait            upload only
@@ -66,7 +64,7 @@ export async function run(argv: string[]): Promise<number> {
   const bucket = values.bucket ?? (process.env.SNAPMETA_STAGING_BUCKET || LOCAL_NAMES.stagingBucket);
   const staged = parseStagingKey(stagingKey(host, snapshotId, values.compress))!;
 
-  const s3 = createS3Client(uploadConnection(values.endpoint));
+  const s3 = s3For(values.endpoint);
   try {
     const uploaded = await uploadIndex(s3, { file: positionals[0], bucket, staged, level }).catch((err: NodeJS.ErrnoException) => {
       throw unreachable(err, values.endpoint);
@@ -85,24 +83,6 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     s3.destroy();
   }
-}
-
-const NETWORK_ERRORS = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH'];
-
-/** A network error says which endpoint and what to pass; any other error passes through. */
-function unreachable(err: NodeJS.ErrnoException, endpoint: string | undefined): Error {
-  if (!NETWORK_ERRORS.includes(err.code ?? '')) return err;
-  const where = endpoint ?? 'AWS S3 (no --endpoint)';
-  err.message = `cannot reach ${where}: ${err.message}; for the local stack, start it (npm start) and pass the --endpoint it prints`;
-  return err;
-}
-
-/** An explicit endpoint is an S3-compatible server (path-style); a loopback one is the local stack. */
-function uploadConnection(endpoint: string | undefined) {
-  if (!endpoint) return connectionFromEnv('S3');
-  const host = new URL(endpoint).hostname.replace(/^\[|\]$/g, '');
-  if (host === 'localhost' || (isIP(host) && /^(127\.|::1$)/.test(host))) return localConnection(endpoint);
-  return { ...connectionFromEnv('S3'), endpoint, forcePathStyle: true };
 }
 
 export interface UploadedIndex {

@@ -13,7 +13,7 @@ import { noteFailure } from '../lib/service/failures.ts';
 import { processUpload, type StagedObjectRef, type UploadOutcome } from '../lib/service/process-upload.ts';
 import type { Receipt } from '../lib/service/receipts.ts';
 import type { ExportConfig } from '../lib/service/config.ts';
-import { objectsCreated } from './s3-notification.ts';
+import { objectsCreated } from '../lib/service/s3-events.ts';
 
 export interface ExportHandlerDeps {
   config: ExportConfig;

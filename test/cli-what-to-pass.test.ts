@@ -61,7 +61,7 @@ describe('the CLI says what to pass instead', () => {
       [['index.db'], /index\.db is a file, not an export; pass the folder an export wrote \(<dir>\/metadata\/<id>\), or <dir> <snapshot-id>/],
       [['nowhere'], /nowhere does not exist; pass the folder an export wrote/],
       [['backup', 'web1_home_1999-01-01T00:00:00Z'], /no export of snapshot "web1_home_1999-01-01T00:00:00Z" under backup \(looked in backup\/metadata\/web1_home_1999-01-01T00:00:00Z and backup\/metadata\/[0-9a-f]{64}\)/],
-      [['s3://bucket/metadata/x'], /restore reads a local copy only, for now: aws s3 cp --recursive s3:\/\/bucket\/metadata\/x\/ <dir>, then pass <dir>/],
+      [['s3://bucket/vaultik'], /with s3:\/\/bucket\/vaultik, give the snapshot id too: s3:\/\/bucket\/vaultik <snapshot-id>/],
     ];
     const outcomes = await Promise.all(expected.map(([target]) => restore(...target)));
     outcomes.forEach(({ code, out }, i) => {

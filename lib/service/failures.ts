@@ -37,7 +37,7 @@ export async function noteFailure(s3: S3Client, ref: StagedObjectRef, err: unkno
     failed_at: new Date().toISOString(),
     generator: GENERATOR,
   };
-  const noteKey = receiptKey('failed', staged === 'malformed' ? { key } : staged);
+  const noteKey = failureKeyOf(key)!;
   try {
     await s3.send(new PutObjectCommand({ Bucket: ref.bucket, Key: noteKey, Body: `${JSON.stringify(note, null, 2)}\n`, ContentType: 'application/json' }));
     return true;
@@ -52,6 +52,12 @@ function decoded(encodedKey: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Where the failure note of a staged object's key is; undefined for a key outside incoming/. */
+export function failureKeyOf(key: string): string | undefined {
+  const staged = stagedOrMalformed(key);
+  return staged && receiptKey('failed', staged === 'malformed' ? { key } : staged);
 }
 
 /** The upload's host and snapshot; 'malformed' inside incoming/ (noted under the key's hash); undefined outside it. */
