@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   'BAD_KEY',
   'ALREADY_PUBLISHED',
   'BAD_ARGUMENT',
+  'UNSAFE_SCHEMA',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -14,6 +14,8 @@ export interface ExportJob {
   rows: Record<string, number>;
   blobs: string[];
   skippedTables: string[];
+  /** What the exported schema leaves out of the upload's (generated columns, expression defaults and indexes…). */
+  schemaChanges: string[];
   warnings: string[];
   bytesIn: number;
   /** Size of the plain SQLite database (after zstd, for a .db.zst upload). */
@@ -63,6 +65,7 @@ function job(db: Database, plan: Plan, layout: LayoutName, bytesIn: number, inde
     rows: Object.fromEntries(plan.tables.map((t) => [t.table.name, t.rows])),
     blobs: plan.blobs,
     skippedTables: plan.skippedTables,
+    schemaChanges: plan.schemaChanges,
     warnings: plan.warnings,
     bytesIn,
     indexBytes,
