@@ -19,6 +19,8 @@ export interface Manifest {
   source: { sha256: string; size: number };
   snapshot: { hostname: string; started_at: number | null; completed_at: number | null };
   skipped_tables: string[];
+  /** What the exported schema leaves out of the upload's; absent when nothing. */
+  schema_changes?: string[];
   warnings: string[];
   generator: string;
 }
@@ -39,6 +41,7 @@ export function buildManifest(input: ManifestInput, now = new Date()): Manifest 
     source: input.source,
     snapshot: input.snapshot,
     skipped_tables: input.skipped_tables,
+    ...(input.schema_changes?.length ? { schema_changes: input.schema_changes } : {}),
     warnings: input.warnings,
     generator: GENERATOR,
   };
