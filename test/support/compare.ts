@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { sqliteJson } from './sqlite-cli.ts';
 import { ident, sqlText } from '../../lib/core/sql-text.ts';
+import { collationIn, collationProbe, columnKey, readStructures, structureDiffs, type ColumnRef, type TableStructure } from './structure.ts';
 
 const SHOWN_ROWS = 5;
 const SHOWN_CHARS = 300;
@@ -27,46 +28,9 @@ function schemaObjects(db: string): Map<string, SchemaRow> {
   return new Map(rows.map((r) => [`${r.type} ${r.name}`, r]));
 }
 
-interface TableRow {
-  name: string;
-  kind: string;
-  /** JSON: [name, type, notnull, dflt_value, pk, hidden] per column, in order. */
-  columns: string;
-  /** JSON: [name or null (automatic), unique, origin, partial, keys JSON] per index. */
-  indexes: string;
-  /** JSON: [id, seq, table, from, to, on_update, on_delete] per foreign key column. */
-  fks: string;
-}
-
-// Everything SQLite reports about a table's structure, in one query.
-const STRUCTURE = `SELECT l.name AS name, l.type || ' wr=' || l.wr || ' strict=' || l.strict AS kind,
-  (SELECT json_group_array(json_array(c.name, c.type, c."notnull", c.dflt_value, c.pk, c.hidden))
-     FROM (SELECT * FROM pragma_table_xinfo(l.name) ORDER BY cid) c) AS columns,
-  (SELECT json_group_array(json_array(CASE WHEN i.origin = 'c' THEN i.name END, i."unique", i.origin, i.partial,
-     (SELECT json_group_array(json_array(x.cid, x.name, x."desc", upper(x.coll)))
-        FROM (SELECT * FROM pragma_index_xinfo(i.name) WHERE key ORDER BY seqno) x)))
-     FROM pragma_index_list(l.name) i) AS indexes,
-  (SELECT json_group_array(json_array(f.id, f.seq, f."table", f."from", f."to", f.on_update, f.on_delete))
-     FROM pragma_foreign_key_list(l.name) f) AS fks
-FROM pragma_table_list l WHERE l.schema = 'main' AND l.type <> 'view' AND l.name <> 'sqlite_schema'`;
-
-type Json = (string | number | null)[];
-
-interface Structure {
-  kind: string;
-  /** Rendered, by column name, in order. */
-  columns: [string, string][];
-  /** Rendered: named indexes by name, automatic ones (keys, UNIQUE, PRIMARY KEY) by what they are. */
-  indexes: Map<string, string>;
-  fks: Set<string>;
-}
-
-/**
- * A column's collation, as a comparison on it compiles (EXPLAIN shows
- * "NOCASE-8"): no pragma reports it. One the CLI lacks shows as "?".
- */
-function columnCollations(db: string, tables: { name: string; columns: string[] }[]): Map<string, string> {
-  const probes = tables.flatMap((t) => t.columns.map((c) => ({ key: `${t.name}\0${c}`, sql: `EXPLAIN SELECT 1 FROM ${ident(t.name)} NOT INDEXED WHERE ${ident(c)} < ?1;` })));
+/** Column collations by the sqlite3 CLI, in one run (see collationProbe); one it lacks shows as "?". */
+function columnCollations(db: string, columns: ColumnRef[]): Map<string, string> {
+  const probes = columns.map((c) => ({ key: columnKey(c), sql: `${collationProbe(c)};` }));
   if (probes.length === 0) return new Map();
   const script = ['.bail off', '.explain off', ...probes.flatMap((p, n) => [`SELECT '@@${n}';`, p.sql]), `SELECT '@@end';`].join('\n');
   // An unknown collation fails its EXPLAIN (on stderr): read stdout whatever the status.
@@ -90,56 +54,15 @@ function columnCollations(db: string, tables: { name: string; columns: string[] 
     }
     const [, opcode, , , , p4] = line.split('\t');
     rows++;
-    if (current >= 0 && /^(Lt|Le|Gt|Ge|Eq|Ne)$/.test(opcode ?? '') && p4 && !found.has(probes[current].key)) {
-      found.set(probes[current].key, p4.replace(/-(8|16LE|16BE)$/, '').toUpperCase());
-    }
+    const coll = collationIn(opcode, p4);
+    if (current >= 0 && coll && !found.has(probes[current].key)) found.set(probes[current].key, coll);
   }
   return found;
 }
 
-function structures(db: string): Map<string, Structure> {
-  const rows = sqliteJson<TableRow>(db, STRUCTURE);
-  const colls = columnCollations(db, rows.filter((r) => r.kind.startsWith('table'))
-    .map((r) => ({ name: r.name, columns: (JSON.parse(r.columns) as Json[]).filter((c) => c[5] === 0).map((c) => String(c[0])) })));
-  const out = new Map<string, Structure>();
-  for (const r of rows) {
-    const columns = (JSON.parse(r.columns) as Json[]).map(([name, type, notnull, dflt, pk, hidden]): [string, string] => [String(name),
-      `${type || '(no type)'}${notnull ? ' NOT NULL' : ''}${dflt === null ? '' : ` DEFAULT ${dflt}`}${pk ? ` pk=${pk}` : ''}`
-      + `${hidden ? ` generated (hidden=${hidden})` : ` COLLATE ${colls.get(`${r.name}\0${name}`) ?? 'BINARY'}`}`]);
-    const indexes = new Map<string, string>();
-    for (const [name, unique, origin, partial, keys] of JSON.parse(r.indexes) as Json[]) {
-      const text = ((typeof keys === 'string' ? JSON.parse(keys) : keys) as unknown as Json[]).map(([cid, col, desc, coll]) => `${cid === -2 ? '(expression)' : col} COLLATE ${coll}${desc ? ' DESC' : ''}`).join(', ');
-      const what = `${origin === 'pk' ? 'PRIMARY KEY' : unique ? 'UNIQUE' : 'INDEX'} (${text})${partial ? ' WHERE (partial)' : ''}`;
-      indexes.set(name === null ? `${origin === 'pk' ? 'primary key' : 'unique key'} (${text})` : `index ${name}`, what);
-    }
-    const fks = new Set((JSON.parse(r.fks) as Json[]).map((f) => JSON.stringify(f)));
-    out.set(r.name, { kind: r.kind, columns, indexes: new Map([...indexes].sort(([x], [y]) => (x < y ? -1 : 1))), fks });
-  }
-  return out;
-}
-
-function compareStructure(name: string, a: Structure, b: Structure): string[] {
-  const diffs: string[] = [];
-  if (a.kind !== b.kind) diffs.push(`table ${name}: ${a.kind} in a, ${b.kind} in b`);
-  const colsA = new Map(a.columns);
-  const colsB = new Map(b.columns);
-  for (const [col, text] of a.columns) {
-    if (!colsB.has(col)) diffs.push(`table ${name}: column ${col} only in a (${text})`);
-    else if (colsB.get(col) !== text) diffs.push(`table ${name}: column ${col} differs (a: ${text}; b: ${colsB.get(col)})`);
-  }
-  for (const [col, text] of b.columns) if (!colsA.has(col)) diffs.push(`table ${name}: column ${col} only in b (${text})`);
-  const shared = (cols: [string, string][], other: Map<string, string>) => cols.map(([c]) => c).filter((c) => other.has(c)).join(', ');
-  if (shared(a.columns, colsB) !== shared(b.columns, colsA)) diffs.push(`table ${name}: columns in another order`);
-  for (const [key, text] of a.indexes) {
-    const other = b.indexes.get(key);
-    const where = key.startsWith('index ') ? key : `table ${name}: ${key}`;
-    if (other === undefined) diffs.push(`${where} only in a`);
-    else if (other !== text) diffs.push(`${where} differs (a: ${text}; b: ${other})`);
-  }
-  for (const key of b.indexes.keys()) if (!a.indexes.has(key)) diffs.push(`${key.startsWith('index ') ? key : `table ${name}: ${key}`} only in b`);
-  for (const fk of a.fks) if (!b.fks.has(fk)) diffs.push(`table ${name}: foreign key ${fk} only in a`);
-  for (const fk of b.fks) if (!a.fks.has(fk)) diffs.push(`table ${name}: foreign key ${fk} only in b`);
-  return diffs;
+/** Every table's structure, as the sqlite3 CLI reads it. */
+export function cliStructures(db: string): Map<string, TableStructure> {
+  return readStructures((sql) => sqliteJson(db, sql), (columns) => columnCollations(db, columns));
 }
 
 const normalise = (sql: string | null) => (sql ?? '').replace(/\s+/g, ' ').trim();
@@ -185,14 +108,7 @@ function compareRows(a: string, b: string, table: string, cols: string[]): strin
  * hold the same tables, structures, views, triggers and rows.
  */
 export function compareDatabases(a: string, b: string): string[] {
-  const diffs: string[] = [];
-  const [sa, sb] = [structures(a), structures(b)];
-  for (const [name, s] of sa) {
-    const other = sb.get(name);
-    if (!other) diffs.push(`table ${name} only in a`);
-    else diffs.push(...compareStructure(name, s, other));
-  }
-  for (const name of sb.keys()) if (!sa.has(name)) diffs.push(`table ${name} only in b`);
+  const diffs = structureDiffs(cliStructures(a), cliStructures(b));
   const [oa, ob] = [schemaObjects(a), schemaObjects(b)];
   for (const [key, obj] of oa) {
     if (obj.type !== 'view' && obj.type !== 'trigger') continue;
