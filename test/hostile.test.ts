@@ -193,30 +193,7 @@ describe('an upload carrying code: nothing runs, the export stays exact', () => 
     }
     assert.equal(sqliteValue(exact.restored, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'file_search%' OR name LIKE 'old_search%' OR name LIKE 'extents%'"), '0');
   });
-
-  it('an AUTOINCREMENT table (sqlite_sequence) and generated columns export exactly', async () => {
-    const { bytes, ids } = fixtures.v2;
-    const index = hostileIndex(dir.path, bytes, `
-      CREATE TABLE snapshot_events (id INTEGER PRIMARY KEY AUTOINCREMENT, snapshot_id TEXT, what TEXT,
-        shout TEXT GENERATED ALWAYS AS (upper(what)) VIRTUAL, len INTEGER AS (length(what)) STORED);
-      INSERT INTO snapshot_events (snapshot_id, what) SELECT id, 'started' FROM snapshots;
-      INSERT INTO snapshot_events (snapshot_id, what) SELECT id, 'finished' FROM snapshots;
-      ALTER TABLE files ADD COLUMN depth INTEGER AS (length(path) - length(replace(path, '/', '')));`);
-    const exact = await exportExactly(dir.path, keys, index.path, 'v2', ids.incremental);
-    assert.deepEqual(exact.diffs, []);
-    assert.equal(exact.result.rows.snapshot_events, 2);
-    assert.ok(exact.result.skippedTables.includes('sqlite_sequence'));
-    assert.equal(sqliteValue(exact.restored, "SELECT group_concat(shout || len, ',') FROM snapshot_events"), 'STARTED7,FINISHED8');
-  });
-
-  it('a CHECK or a DEFAULT that trips on the rows the export adds is rejected with a code, not retried', async () => {
-    const { bytes, ids } = fixtures.v1;
-    const check = hostileIndex(dir.path, bytes, "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = replace(sql, 'PRIMARY KEY (snapshot_id, blob_hash)', 'PRIMARY KEY (snapshot_id, blob_hash), CHECK (agent_verified = 1)') WHERE name = 'snapshot_blobs';");
-    // A constant DEFAULT just over SQLite's 1 GB value limit (a smaller one would fill the memory instead).
-    const bomb = hostileIndex(dir.path, bytes, "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = replace(sql, 'DEFAULT 0', 'DEFAULT (zeroblob(1000000001))') WHERE name = 'snapshot_blobs';");
-    const results = [await outcome(check.bytes, ids.dedupOnly), await outcome(bomb.bytes, ids.dedupOnly)];
-    assert.deepEqual(results.filter((r) => r.startsWith('plain')), []);
-  });
+  // Generated columns, CHECKs, DEFAULTs, collations, odd CREATE text: test/hostile-schema.test.ts.
 });
 
 describe('names that must not become keys', () => {
