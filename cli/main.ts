@@ -9,6 +9,11 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   restore: { summary: 'decrypt and load an export into a SQLite file, and check it', load: () => import('./restore.ts') },
   upload: { summary: 'upload an index to the staging bucket as an agent does, and wait for its receipt', load: () => import('./upload.ts') },
   local: { summary: 'run the whole pipeline on this machine (what `npm start` runs)', load: () => import('./local.ts') },
+  verify: { summary: "prove a published snapshot restorable: its blobs exist, its metadata restores", load: () => import('./verify.ts') },
+  ls: { summary: 'published snapshots, newest first, per host', load: () => import('./ls.ts') },
+  status: { summary: 'every host, its newest export, and the hosts gone silent', load: () => import('./status.ts') },
+  dlq: { summary: 'the dead-letter queue: list its messages and their errors, replay them', load: () => import('./dlq.ts') },
+  redrive: { summary: 'send rejected uploads through the export again, after a fix', load: () => import('./redrive.ts') },
 };
 
 export const USAGE = `usage: snapmeta <command> [options]

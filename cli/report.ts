@@ -54,3 +54,23 @@ function redactChunk(chunk: unknown): unknown {
   const text = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   return holdsIdentity(text.toString('latin1')) ? Buffer.from(redactSecrets(text.toString('utf8'))) : chunk;
 }
+
+/** Rows under a header, each column as wide as its widest cell. */
+export function columns(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]?.length ?? 0)));
+  const line = (cells: string[]) => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** How long ago, coarsely: 45s, 12m, 3h 5m, 2d 4h. */
+export function formatAge(ms: number): string {
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes < 1) return `${Math.max(0, Math.floor(ms / 1000))}s`;
+  if (minutes < 60) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours}h${minutes % 60 ? ` ${minutes % 60}m` : ''}`;
+  return `${Math.floor(hours / 24)}d${hours % 24 ? ` ${hours % 24}h` : ''}`;
+}
+
+/** A time as people read logs: 2026-12-04 06:12 UTC. */
+export const formatTime = (at: Date) => `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;

@@ -7,10 +7,10 @@ import { open, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { LOCAL_NAMES } from '../lib/service/settings.ts';
 import { SnapmetaError } from '../lib/core/errors.ts';
 import { UPLOAD_ID_METADATA, readReceipt, type Receipt } from '../lib/service/receipts.ts';
 import { ENDPOINT_HELP, s3For, unreachable } from './aws.ts';
+import { BUCKET_HELP, stagingBucket } from './staging.ts';
 import { S3MetadataStore } from '../lib/stores/s3-store.ts';
 import { parseStagingKey, receiptKey, stagingKey, type StagingKey } from '../lib/core/keys.ts';
 import { compressFrame } from '../lib/codecs/zstd.ts';
@@ -22,7 +22,7 @@ const HELP = `usage: snapmeta upload <index.db> --host <host> --snapshot <id> [-
 
 Uploads the index to s3://<bucket>/incoming/<host>/<id>.db (.db.zst with --compress),
 then waits for its receipt (processed/… or rejected/…) and prints it.
-  --bucket <name>      staging bucket (default: $SNAPMETA_STAGING_BUCKET or ${LOCAL_NAMES.stagingBucket})
+${BUCKET_HELP}
 ${ENDPOINT_HELP}
   --compress           zstd-compress while uploading (level --level, default 3)
   --timeout <seconds>  how long to wait for the receipt (default 900)
@@ -61,7 +61,7 @@ export async function run(argv: string[]): Promise<number> {
   const snapshotId = required(values.snapshot, '--snapshot <id>');
   const level = wholeNumber('--level', values.level, 1, 19);
   const timeoutMs = wholeNumber('--timeout', values.timeout, 1, 86_400) * 1000;
-  const bucket = values.bucket ?? (process.env.SNAPMETA_STAGING_BUCKET || LOCAL_NAMES.stagingBucket);
+  const bucket = stagingBucket(values.bucket, values.endpoint);
   const staged = parseStagingKey(stagingKey(host, snapshotId, values.compress))!;
 
   const s3 = s3For(values.endpoint);

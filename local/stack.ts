@@ -14,6 +14,7 @@ import { readReceipt, type Receipt } from '../lib/service/receipts.ts';
 import { createS3Client, createSqsClient, localConnection } from '../lib/service/aws-clients.ts';
 import { S3MetadataStore } from '../lib/stores/s3-store.ts';
 import { createExportHandler, type ExportHandler } from '../functions/export-handler.ts';
+import type { ExportConfig } from '../lib/service/config.ts';
 import { SqsEventSource, type InvocationReport } from './event-source.ts';
 import { startLocalAwsServer, type LocalAwsServer } from './fauxqs-server.ts';
 import { Pending } from './pending.ts';
@@ -76,6 +77,8 @@ export interface LocalStack {
   /** Clients for this server, for callers that want to look around. */
   readonly s3: S3Client;
   readonly sqs: SQSClient;
+  /** The in-process handler's configuration: a test changes it as an operator redeploys with a new setting. */
+  readonly exportConfig: ExportConfig;
   status(): Promise<StackStatus>;
   onReceipt(listener: (seen: ReceiptSeen) => void): void;
   onInvoke(listener: (report: InvocationReport) => void): void;
@@ -135,18 +138,19 @@ async function assemble(server: LocalAwsServer, options: LocalStackOptions): Pro
     }
   });
 
+  const exportConfig: ExportConfig = {
+    recipients: options.recipients,
+    backupBucket: names.backupBucket,
+    backupPrefix: options.backupPrefix ?? '',
+    deleteStaged: options.deleteStaged ?? DEFAULT_FUNCTION.deleteStaged,
+    maxIndexBytes: options.maxIndexBytes ?? DEFAULT_FUNCTION.maxIndexBytes,
+    format: options.format ?? DEFAULT_FUNCTION.format,
+    keyScheme: options.keyScheme ?? DEFAULT_FUNCTION.keyScheme,
+    allowUnnamedIds: options.allowUnnamedIds ?? DEFAULT_FUNCTION.allowUnnamedIds,
+    stagingBucket: names.stagingBucket,
+  };
   const handler = options.handler ? await options.handler(server.endpoint) : createExportHandler({
-    config: {
-      recipients: options.recipients,
-      backupBucket: names.backupBucket,
-      backupPrefix: options.backupPrefix ?? '',
-      deleteStaged: options.deleteStaged ?? DEFAULT_FUNCTION.deleteStaged,
-      maxIndexBytes: options.maxIndexBytes ?? DEFAULT_FUNCTION.maxIndexBytes,
-      format: options.format ?? DEFAULT_FUNCTION.format,
-      keyScheme: options.keyScheme ?? DEFAULT_FUNCTION.keyScheme,
-      allowUnnamedIds: options.allowUnnamedIds ?? DEFAULT_FUNCTION.allowUnnamedIds,
-      stagingBucket: names.stagingBucket,
-    },
+    config: exportConfig,
     s3: options.handlerS3?.(server.endpoint) ?? s3,
     logger: options.logger,
     metrics: options.metrics,
@@ -177,6 +181,7 @@ async function assemble(server: LocalAwsServer, options: LocalStackOptions): Pro
     dlqUrl,
     s3,
     sqs,
+    exportConfig,
     async status() {
       const [queue, dlq] = await Promise.all([queueDepth(sqs, queueUrl), queueDepth(sqs, dlqUrl)]);
       return {

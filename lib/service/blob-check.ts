@@ -10,6 +10,7 @@
 import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { blobKey } from '../core/keys.ts';
 import { isNotFound } from '../stores/s3-store.ts';
+import type { MetadataStore } from '../stores/store.ts';
 
 export interface BlobCheck {
   method: 'head' | 'list-shards' | 'list-top';
@@ -34,6 +35,22 @@ export interface BlobCheckOptions {
   signal?: AbortSignal;
   /** Use this method rather than the cheapest (to measure them against each other). */
   method?: BlobCheck['method'];
+}
+
+/**
+ * The same check through any store, one head per blob: for a local copy of a
+ * bucket (a directory) or a store without listings.
+ */
+export async function checkBlobsInStore(store: MetadataStore, opts: Omit<BlobCheckOptions, 's3' | 'bucket' | 'method'>): Promise<BlobCheck> {
+  const started = performance.now();
+  const found = new Map<string, number>();
+  await eachConcurrently(opts.blobs, async (hash) => {
+    const { key } = blobKey(opts.blobPrefix, hash);
+    opts.signal?.throwIfAborted();
+    const head = await store.head(key);
+    if (head) found.set(key, head.size);
+  });
+  return report(opts, found, 'head', opts.blobs.length, performance.now() - started);
 }
 
 /** Few enough blobs that probing how full the bucket is would cost more than asking for each. */
@@ -126,7 +143,7 @@ async function eachConcurrently<T>(items: T[], work: (item: T) => Promise<unknow
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
 }
 
-function report(opts: BlobCheckOptions, found: Map<string, number>, method: BlobCheck['method'], requests: number, durationMs: number): BlobCheck {
+function report(opts: Pick<BlobCheckOptions, 'blobs' | 'sizes' | 'blobPrefix'>, found: Map<string, number>, method: BlobCheck['method'], requests: number, durationMs: number): BlobCheck {
   const missing: string[] = [];
   const mismatches: BlobCheck['mismatchSample'] = [];
   for (const blob of opts.blobs) {

@@ -75,6 +75,9 @@ export const ALARMS = {
   exportFailures: 3,
 };
 
+/** A host whose newest export is older than this is silent (daily backups, with two hours to spare). */
+export const SILENT_HOURS = 26;
+
 /** Where an SSM parameter holds the recipients when none are given at deploy time. */
 export const DEFAULT_RECIPIENTS_PARAMETER = '/snapmeta/age-recipients';
 
