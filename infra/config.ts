@@ -12,6 +12,7 @@ import {
   DEFAULT_FUNCTION,
   DEFAULT_RECIPIENTS_PARAMETER,
   QUEUE,
+  SILENT_HOURS,
   STAGING,
 } from '../lib/service/settings.ts';
 
@@ -41,6 +42,8 @@ export interface SnapmetaConfig {
   checkBlobs?: boolean;
   /** Where the blobs are, vaultik's `<h[0:2]>/<h[2:4]>/<h>` below it; default `<backupPrefix>blobs/`. */
   blobPrefix?: string;
+  /** A host with no export for longer than this is silent (the fleet watch's metric and alarm). */
+  silentHours?: number;
   /** Days before staged uploads and receipts expire; must exceed the DLQ retention. */
   stagingExpirationDays?: number;
   /** Email addresses subscribed to the alarm topic. */
@@ -63,6 +66,7 @@ export interface ResolvedConfig {
   allowUnnamedIds: boolean;
   checkBlobs: boolean;
   blobPrefix: string;
+  silentHours: number;
   stagingExpirationDays: number;
   alarmEmails: string[];
 }
@@ -85,6 +89,7 @@ export function resolveConfig(config: SnapmetaConfig): ResolvedConfig {
     keyScheme: checkChoice('keyScheme', config.keyScheme ?? DEFAULT_FUNCTION.keyScheme, KEY_SCHEMES),
     allowUnnamedIds: config.allowUnnamedIds ?? DEFAULT_FUNCTION.allowUnnamedIds,
     checkBlobs: config.checkBlobs ?? DEFAULT_FUNCTION.checkBlobs,
+    silentHours: checkInt('silentHours', config.silentHours ?? SILENT_HOURS, 1, 24 * 365),
     blobPrefix: checkPrefix(config.blobPrefix ?? `${checkPrefix(config.backupPrefix ?? '')}${BLOBS_PREFIX}`, 'blobPrefix'),
     stagingExpirationDays: checkInt(
       'stagingExpirationDays',
@@ -167,6 +172,7 @@ export function configFromContext(node: Node): SnapmetaConfig {
     allowUnnamedIds: bool('allowUnnamedIds'),
     checkBlobs: bool('checkBlobs'),
     blobPrefix: str('blobPrefix'),
+    silentHours: num('silentHours'),
     stagingExpirationDays: num('stagingExpirationDays'),
     alarmEmails: list('alarmEmails'),
   };

@@ -8,10 +8,12 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { ERROR_CODES } from '../lib/core/errors.ts';
 import type { ExportPipeline } from './export-pipeline.ts';
+import type { FleetWatch } from './fleet-watch.ts';
 import { ALARMS, METRICS } from '../lib/service/settings.ts';
 
 export interface MonitoringProps {
   pipeline: ExportPipeline;
+  fleetWatch: FleetWatch;
   timeoutSeconds: number;
   alarmEmails: string[];
 }
@@ -21,7 +23,7 @@ export class Monitoring extends Construct {
   readonly topic: sns.Topic;
   readonly alarms: cw.Alarm[];
 
-  constructor(scope: Construct, id: string, { pipeline, timeoutSeconds, alarmEmails }: MonitoringProps) {
+  constructor(scope: Construct, id: string, { pipeline, fleetWatch, timeoutSeconds, alarmEmails }: MonitoringProps) {
     super(scope, id);
     const period = Duration.minutes(ALARMS.periodMinutes);
     const exportMetric = (metricName: string, statistic: string, label = metricName, extra: Record<string, string> = {}) =>
@@ -34,6 +36,14 @@ export class Monitoring extends Construct {
         label,
       });
     const { queue, dlq, function: fn } = pipeline;
+    const missingBlobs = exportMetric('MissingBlobs', 'Sum', 'Blobs missing or of another size');
+    const blobCheckFailed = exportMetric('BlobCheckFailed', 'Sum', 'Blob checks that could not run');
+    const fleetPeriod = Duration.minutes(ALARMS.fleetWatchMinutes);
+    const fleetMetric = (metricName: string, label: string) => new cw.Metric({
+      namespace: METRICS.namespace, metricName, dimensionsMap: { service: METRICS.fleetService }, statistic: 'Maximum', period: fleetPeriod, label,
+    });
+    const silentHosts = fleetMetric('SilentHosts', 'Silent hosts');
+    const fleetWatchErrors = fleetWatch.function.metricErrors({ period: fleetPeriod, statistic: 'Sum' });
     const oldestMessage = queue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum' });
     const dlqDepth = dlq.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: 'DLQ messages' });
     const exportFailed = exportMetric('ExportFailed', 'Sum', 'Transient failures');
@@ -69,6 +79,9 @@ export class Monitoring extends Construct {
       alarm('OldestMessageTooOld', oldestMessage, ALARMS.oldestMessageAgeSeconds, 'Uploads wait in the queue longer than expected: exports are stuck or throttled.'),
       alarm('FunctionErrors', lambdaErrors, 1, 'The export function crashed or timed out.'),
       alarm('ExportFailures', exportFailed, ALARMS.exportFailures, 'Exports fail with transient errors (they are retried, then go to the DLQ).'),
+      alarm('BlobsMissing', missingBlobs, 1, 'A published export names blobs the backup bucket lacks (or holds at another size): that snapshot cannot be restored in full. Receipts list them; snapmeta verify rechecks.'),
+      alarm('HostsSilent', silentHosts, 1, 'Hosts published nothing for longer than the silent threshold: their backups may have stopped. snapmeta status lists them.'),
+      alarm('FleetWatchErrors', fleetWatchErrors, 1, 'The fleet watch could not count silent hosts.'),
     ];
     const action = new SnsAction(this.topic);
     for (const a of this.alarms) {
@@ -119,6 +132,13 @@ export class Monitoring extends Construct {
         leftAnnotations: [{ value: ALARMS.oldestMessageAgeSeconds, label: 'Alarm', color: cw.Color.RED }],
       }),
       graph('DLQ depth', [dlqDepth]),
+    );
+    this.dashboard.addWidgets(
+      graph('Blobs the exports name, missing from the bucket', [missingBlobs, blobCheckFailed]),
+      graph('Hosts', [silentHosts, fleetMetric('HostsSeen', 'Hosts with receipts')], {
+        leftAnnotations: [{ value: 1, label: 'Alarm', color: cw.Color.RED }],
+      }),
+      graph('Fleet watch errors', [fleetWatchErrors]),
     );
     this.dashboard.addWidgets(new cw.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }));
   }

@@ -18,6 +18,8 @@ import { QUEUE } from '../../lib/service/settings.ts';
 import { startHarness, waitFor, type Harness } from '../support/aws/harness.ts';
 import { isCommand } from '../support/aws/faults.ts';
 import { withSnapshotIds } from '../support/export-helpers.ts';
+import { createFleetWatchHandler } from '../../functions/fleet-watch-handler.ts';
+import { StreamLogger } from '../../local/stream-logger.ts';
 
 const BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'snapmeta.js');
 const execFileAsync = promisify(execFile);
@@ -101,6 +103,19 @@ describe('operator commands against the local stack', () => {
     const later = new Date(Date.now() + 36 * 3_600_000);
     const fleet = await fleetStatus(h.stack.s3, h.stack.names.stagingBucket, later);
     assert.deepEqual(silentHosts(fleet, 26).map((host) => host.host).sort(), ['db1', 'web1']);
+  });
+
+  it('the scheduled fleet watch publishes one count of silent hosts, and logs their names', async () => {
+    const logs: string[] = [];
+    const watch = createFleetWatchHandler({
+      s3: h.stack.s3, stagingBucket: h.stack.names.stagingBucket, silentHours: 26,
+      logger: new StreamLogger((line) => logs.push(line), { serviceName: 'snapmeta-fleet-watch' }),
+    });
+    const outcome = await watch();
+    assert.deepEqual(outcome.silent, ['db1']);
+    assert.equal(h.emf.count('SilentHosts', { service: 'snapmeta-fleet-watch' }), 1);
+    assert.equal(h.emf.count('HostsSeen', { service: 'snapmeta-fleet-watch' }), outcome.hosts);
+    assert.match(logs.join(''), /"silent":\["db1"\]/);
   });
 
   it(`dlq: a message that failed ${QUEUE.maxReceiveCount} times is listed with its last error, replayed after the fix, and exported`, async () => {
