@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import { SnapmetaError } from './errors.ts';
-import { DecompressedTooLarge, ZstdFormatError, decompressBounded, isZstd } from './zstd.ts';
+import { DecompressedTooLarge, ZstdFormatError, ZstdWindowTooLarge, decompressBounded, isZstd } from './zstd.ts';
 
 /** Node's own ceiling for one Buffer (4 GiB here): sql.js keeps the database in one. */
 export const HARD_MAX_INDEX_BYTES = 4 * 1024 ** 3 - 1;
@@ -55,20 +55,29 @@ export async function sqliteBytes(input: Uint8Array, maxBytes = HARD_MAX_INDEX_B
     try {
       bytes = await decompressBounded(input, maxBytes);
     } catch (err) {
-      if (err instanceof DecompressedTooLarge) {
-        throw new SnapmetaError('INDEX_TOO_LARGE', `the zstd-compressed index decompresses to more than the limit of ${maxBytes} bytes`);
-      }
-      // The frames parsed, so anything the decoder rejects is damage (allocation failures aside).
-      if (err instanceof ZstdFormatError || !(err instanceof RangeError)) {
-        throw new SnapmetaError('CORRUPT', `the zstd-compressed index is damaged: ${(err as Error).message}`);
-      }
-      throw err;
+      throw zstdError(err);
     }
   } else if (input.byteLength > maxBytes) {
     throw new SnapmetaError('INDEX_TOO_LARGE', `the index is ${input.byteLength} bytes, over the limit of ${maxBytes}`);
   }
   checkHeader(bytes);
   return bytes;
+}
+
+/**
+ * A size or a window over our limits is INDEX_TOO_LARGE: the stream may be
+ * valid, but asks for more than any decoder here is given, and the agent fixes
+ * it by recompressing. Anything else the headers or the decoder refuse is
+ * CORRUPT (allocation failures aside: those stay transient).
+ */
+function zstdError(err: unknown): unknown {
+  if (err instanceof DecompressedTooLarge || err instanceof ZstdWindowTooLarge) {
+    return new SnapmetaError('INDEX_TOO_LARGE', `the zstd-compressed index ${err.message}`);
+  }
+  if (err instanceof ZstdFormatError || !(err instanceof RangeError)) {
+    return new SnapmetaError('CORRUPT', `the zstd-compressed index is damaged: ${(err as Error).message}`);
+  }
+  return err;
 }
 
 /** The 100-byte SQLite header tells us NOT_SQLITE vs a truncated file before SQLite tries. */
