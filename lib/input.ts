@@ -47,15 +47,16 @@ const READ_PIECE = 1 << 24;
 
 /**
  * Plain SQLite bytes from an upload: zstd is recognised by its magic number
- * (never by name) and inflated no further than maxBytes.
+ * (never by name) and inflated no further than maxBytes; an aborted signal
+ * stops it between zstd frames with its reason (a transient error).
  */
-export async function sqliteBytes(input: Uint8Array, maxBytes = HARD_MAX_INDEX_BYTES): Promise<Uint8Array> {
+export async function sqliteBytes(input: Uint8Array, maxBytes = HARD_MAX_INDEX_BYTES, signal?: AbortSignal): Promise<Uint8Array> {
   let bytes = input;
   if (isZstd(input)) {
     try {
-      bytes = await decompressBounded(input, maxBytes);
+      bytes = await decompressBounded(input, maxBytes, signal);
     } catch (err) {
-      throw zstdError(err);
+      throw signal?.aborted && err === signal.reason ? err : zstdError(err);
     }
   } else if (input.byteLength > maxBytes) {
     throw new SnapmetaError('INDEX_TOO_LARGE', `the index is ${input.byteLength} bytes, over the limit of ${maxBytes}`);

@@ -237,12 +237,14 @@ const BYTES_PER_FRAME = 4096;
  * One frame at a time, off the main thread: its header and block headers are
  * checked first (window, block pattern, declared or least size against the
  * room the frames before it left), then it is inflated within that room.
+ * An aborted signal (the Lambda deadline) stops it between frames.
  */
-export async function decompressBounded(buf: Uint8Array, limit: number): Promise<Uint8Array> {
+export async function decompressBounded(buf: Uint8Array, limit: number, signal?: AbortSignal): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let size = 0;
   let frames = 0;
   for (const frame of eachFrame(buf, MAX_WINDOW_BYTES)) {
+    signal?.throwIfAborted();
     if (frame.skippable) continue;
     if (++frames > FREE_FRAMES + size / BYTES_PER_FRAME) {
       throw new ZstdFormatError(`${frames} zstd frames yield only ${size} bytes (under ${BYTES_PER_FRAME} a frame): recompress the index with zstd as one stream`);

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import {
   compressFrame, decompressAll, decompressBounded, DecompressedTooLarge, isZstd, listFrames, MAX_WINDOW_BYTES, nextFrame, ZstdWindowTooLarge,
 } from '../lib/zstd.ts';
+import { sqliteBytes } from '../lib/input.ts';
 import { tempDir, writeTemp } from './support/export-helpers.ts';
 
 const BIG = { maxBuffer: 1 << 28 };
@@ -125,4 +126,13 @@ test('the window bound is zstd -d\'s own: what --long=31 writes (file over 128 M
   } finally {
     dir.remove();
   }
+});
+
+test('an aborted signal (the deadline) stops inflating between frames, with its own reason', async () => {
+  const pieces: Uint8Array[] = [];
+  for (let i = 0; i < text.byteLength; i += 256 << 10) pieces.push(await compressFrame(text.subarray(i, i + (256 << 10)), 1));
+  const deadline = new AbortController();
+  const reason = new Error('export stopped before the Lambda deadline');
+  deadline.abort(reason);
+  await assert.rejects(sqliteBytes(Buffer.concat(pieces), 1 << 30, deadline.signal), (err) => err === reason);
 });
