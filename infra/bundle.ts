@@ -1,7 +1,7 @@
 // Builds the export Lambda's code directory with the local esbuild (no Docker,
 // no network). The stack's asset and the tests both use this one function, so
 // what the tests load is what gets deployed.
-import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
@@ -100,6 +100,23 @@ export function bundleFunction({ architecture, outDir, entry = ENTRY, split = fa
     copyPackage(platformPackage, outDir);
   }
   return { bundleFile, wasmFile, zstdPlatformPackage: installed ? platformPackage : undefined };
+}
+
+export const CLI_ENTRY = join(PROJECT_ROOT, 'cli', 'entry.ts');
+export const CLI_DIR = join(PROJECT_ROOT, 'dist', 'cli');
+const SAMPLE_SCHEMAS = join(PROJECT_ROOT, 'lib', 'sample', 'schemas');
+
+/**
+ * The CLI, bundled for this machine, split so a command loads only its own
+ * modules. The sample generator reads its schema files beside the module that
+ * holds it, which in a split build is a chunk: they go beside both.
+ */
+export function bundleCli(outDir = CLI_DIR): BundleResult {
+  rmSync(outDir, { recursive: true, force: true });
+  const architecture: Architecture = process.arch === 'arm64' ? 'arm64' : 'x86_64';
+  const result = bundleFunction({ architecture, outDir, entry: CLI_ENTRY, split: true });
+  for (const dir of [outDir, join(outDir, CHUNKS)]) cpSync(SAMPLE_SCHEMAS, join(dir, 'schemas'), { recursive: true });
+  return result;
 }
 
 function packageDir(name: string): string | undefined {

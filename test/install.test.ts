@@ -1,7 +1,8 @@
 // A clean `npm ci`: no engine warning where none is real, no install-script
 // notice, and one Node baseline (the Lambda's runtime) in .nvmrc and engines.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 
@@ -41,4 +42,14 @@ test('every package with an install script has an allowScripts decision (npm 11 
     .map(([path]) => path.replace(/^.*node_modules\//, ''))
     .filter((name) => !(name in (pkg.allowScripts ?? {})));
   assert.deepEqual(undecided, []);
+});
+
+test('the CLI ships as built JavaScript: npm ci builds dist/cli, bin runs it, no TypeScript loader at run time', () => {
+  assert.equal(pkg.scripts.prepare, 'npm run build --silent', 'npm ci builds it');
+  assert.ok(!('tsx' in (pkg.dependencies ?? {})) && 'tsx' in pkg.devDependencies, 'tsx only builds and tests');
+  assert.doesNotMatch(read('bin/snapmeta.js'), /tsx|\.ts['"]/);
+  const started = spawnSync(process.execPath, [new URL('bin/snapmeta.js', ROOT).pathname, '--help'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.equal(started.status, 0, started.stderr);
+  assert.match(started.stdout, /^usage: snapmeta <command>/);
+  assert.doesNotMatch(readdirSync(new URL('dist/cli/chunks/', ROOT)).join(' '), /\.ts\b/);
 });

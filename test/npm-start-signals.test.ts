@@ -21,7 +21,8 @@ describe('npm start stops on a signal to npm', () => {
   before(() => {
     dir = tempDir('snapmeta-npm-start-');
     copyFileSync(join(ROOT, 'package.json'), join(dir.path, 'package.json'));
-    symlinkSync(join(ROOT, 'bin'), join(dir.path, 'bin'));
+    // The start script builds the CLI first: its build script and tools, then bin.
+    for (const name of ['bin', 'infra', 'node_modules']) symlinkSync(join(ROOT, name), join(dir.path, name));
   });
   after(() => dir?.remove());
 

@@ -4,7 +4,7 @@
 // `<!-- readme-test: output -->` must be one of those commands, and print
 // what the README shows (times, hashes and keys aside).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -63,12 +63,16 @@ describe('the README, pasted in order', () => {
   const printed = new Map<string, string[]>();
   let clone: ReturnType<typeof tempDir>;
 
-  // A fresh clone as far as these commands can tell: the package's manifest
-  // and its bin (npx runs a project's own bin), nothing else of ours.
+  // A clone as far as these commands can tell: every file git keeps, linked
+  // (npx links the project into its cache and runs its prepare, the CLI build),
+  // and its node_modules; a folder of its own, so out/ starts empty.
   before(() => {
     clone = tempDir('snapmeta-readme-');
     copyFileSync(join(ROOT, 'package.json'), join(clone.path, 'package.json'));
-    symlinkSync(join(ROOT, 'bin'), join(clone.path, 'bin'));
+    const tracked = execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' }).split('\n').map((f) => f.split('/')[0]);
+    for (const entry of new Set([...tracked, 'node_modules'])) {
+      if (entry && entry !== 'package.json' && !entry.startsWith('.')) symlinkSync(join(ROOT, entry), join(clone.path, entry));
+    }
   });
   after(() => clone?.remove());
 

@@ -7,6 +7,7 @@
 // the blobs sit in, which answers for every blob of a shard at once. The first
 // top-level shard is listed whole to learn how full the bucket is; the rest
 // goes by whichever way then needs the fewest requests (docs/operations.md).
+import { setMaxListeners } from 'node:events';
 import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { blobKey } from '../core/keys.ts';
 import { isNotFound } from '../stores/s3-store.ts';
@@ -61,6 +62,8 @@ const PAGE = 1000;
 
 export async function checkBlobs(opts: BlobCheckOptions): Promise<BlobCheck> {
   const started = performance.now();
+  // Every request in flight listens to the deadline's signal.
+  if (opts.signal) setMaxListeners(CONCURRENCY * 2, opts.signal);
   const counter = { requests: 0 };
   const found = new Map<string, number>();
   let method: BlobCheck['method'] = opts.method ?? 'head';
