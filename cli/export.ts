@@ -3,9 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DirStore } from '../lib/stores/dir-store.ts';
 import { SnapmetaError } from '../lib/core/errors.ts';
-import { openExport } from '../lib/pipeline/open-export.ts';
+import { openExport, type ExportJob } from '../lib/pipeline/open-export.ts';
 import { readIndexFile } from './read-index.ts';
-import { publishExport } from '../lib/pipeline/publish.ts';
+import { publishExport, type PublishResult } from '../lib/pipeline/publish.ts';
 import { loadSqlJs } from '../lib/core/sqlite.ts';
 import { identityFileGiven, parseRecipients } from '../lib/core/recipients.ts';
 import { holdsIdentity } from '../lib/core/secrets.ts';
@@ -53,13 +53,8 @@ export async function run(argv: string[]): Promise<number> {
   // openExport awaits the same promise, and reports its error if it fails.
   loadSqlJs().catch(() => {});
   const t0 = performance.now();
-  const { bytes: input, sha256 } = await readIndexFile(path).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT' || err.code === 'EISDIR' || err.code === 'EACCES') throw new SnapmetaError('BAD_ARGUMENT', `cannot read ${path}: ${err.code}; ${PASS_INDEX}`);
-    throw err;
-  });
-  const source = { sha256, size: input.byteLength };
+  const { bytes: input, sha256 } = await readIndex(path);
   const read = performance.now() - t0;
-
   const job = await openExport(input, { snapshotId }).catch((err: unknown) => {
     throw notSqliteHint(err, path, input);
   });
@@ -71,27 +66,39 @@ export async function run(argv: string[]): Promise<number> {
       format,
       keyScheme,
       level,
-      source,
+      source: { sha256, size: input.byteLength },
       onProgress: (p) => bar.update(p.stage, p.done, p.total),
     });
     bar.done();
-    const total = performance.now() - t0;
-    const stages = { read, ...result.timings };
-    console.log(`${result.status === 'duplicate' ? 'already exported (same source)' : 'exported'} snapshot ${result.snapshotId} (${result.layout}, host ${result.hostname})`);
-    console.log(table([
-      ['database', `${out}/${result.dbKey}  ${formatBytes(result.db.size)}  sha256 ${result.db.sha256.slice(0, 16)}…`],
-      ['manifest', `${out}/${result.manifestKey}  ${result.blobCount} blobs`],
-      ['bytes', `${formatBytes(job.bytesIn)} in${job.indexBytes !== job.bytesIn ? ` (${formatBytes(job.indexBytes)} SQLite)` : ''} → ${formatBytes(result.db.size + result.manifestSize)} out`],
-      ['rows kept', Object.entries(result.rows).map(([t, n]) => `${t} ${n}`).join(', ')],
-      ['time', `${formatMs(total)} (${Object.entries(stages).map(([s, ms]) => `${s} ${formatMs(ms)}`).join(', ')})`],
-      ...(result.skippedTables.length ? [['not exported', result.skippedTables.join(', ')] as [string, string]] : []),
-      ...result.warnings.map((w) => ['warning', w] as [string, string]),
-    ]));
+    printReport(out, job, result, { total: performance.now() - t0, read });
     return 0;
   } finally {
     bar.done();
     job.close();
   }
+}
+
+async function readIndex(path: string) {
+  return readIndexFile(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT' || err.code === 'EISDIR' || err.code === 'EACCES') throw new SnapmetaError('BAD_ARGUMENT', `cannot read ${path}: ${err.code}; ${PASS_INDEX}`);
+    throw err;
+  });
+}
+
+function printReport(out: string, job: ExportJob, result: PublishResult, time: { total: number; read: number }): void {
+  const stages = { read: time.read, ...result.timings };
+  const sqliteSize = job.indexBytes !== job.bytesIn ? ` (${formatBytes(job.indexBytes)} SQLite)` : '';
+  console.log(`${result.status === 'duplicate' ? 'already exported (same source)' : 'exported'} snapshot ${result.snapshotId} (${result.layout}, host ${result.hostname})`);
+  console.log(table([
+    ['database', `${out}/${result.dbKey}  ${formatBytes(result.db.size)}  sha256 ${result.db.sha256.slice(0, 16)}…`],
+    ['manifest', `${out}/${result.manifestKey}  ${result.blobCount} blobs`],
+    ['bytes', `${formatBytes(job.bytesIn)} in${sqliteSize} → ${formatBytes(result.db.size + result.manifestSize)} out`],
+    ['rows kept', Object.entries(result.rows).map(([table, rows]) => `${table} ${rows}`).join(', ')],
+    ['time', `${formatMs(time.total)} (${Object.entries(stages).map(([stage, ms]) => `${stage} ${formatMs(ms)}`).join(', ')})`],
+    ...(result.skippedTables.length ? [['not exported', result.skippedTables.join(', ')] as [string, string]] : []),
+    ...job.schemaChanges.map((change) => ['schema', change] as [string, string]),
+    ...result.warnings.map((warning) => ['warning', warning] as [string, string]),
+  ]));
 }
 
 const PASS_INDEX = "pass the agent's index database (index.db, or index.db.zst); none yet? 'snapmeta sample index.db' writes one";

@@ -17,7 +17,7 @@ import { createS3Client, localConnection } from '../lib/service/aws-clients.ts';
 import { S3MetadataStore } from '../lib/stores/s3-store.ts';
 import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../lib/sample/sample-index.ts';
 import { ensureDevIdentity } from '../local/dev-identity.ts';
-import { startLocalStack, type LocalStack, type ReceiptSeen, type StackStatus } from '../local/stack.ts';
+import { startLocalStack, type LocalStack, type LocalStackOptions, type ReceiptSeen, type StackStatus } from '../local/stack.ts';
 import { StreamLogger } from '../local/stream-logger.ts';
 import { formatBytes } from './report.ts';
 import { choice, parseCommand, wholeNumber, type CommandSpec, type Options } from './args.ts';
@@ -64,65 +64,75 @@ export async function run(argv: string[]): Promise<number> {
   const choices = exportChoices(values);
   const state = join(process.cwd(), STATE_DIR);
   await mkdir(state, { recursive: true, mode: 0o700 });
-
   const keys = await recipients(state);
-  // EMF metrics are CloudWatch's input, not a person's: off locally unless asked for.
-  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  const logFile = join(state, 'local.log');
-  const logStream = values.verbose ? undefined : createWriteStream(logFile, { flags: 'a' });
-  const logger = logStream ? new StreamLogger((line) => logStream.write(line), { serviceName: 'snapmeta-export' }) : new Logger({ serviceName: 'snapmeta-export' });
-
-  let stack: LocalStack;
-  try {
-    stack = await startLocalStack({ port, recipients: keys.recipients, logger, ...choices });
-  } catch (err) {
-    logStream?.end();
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new SnapmetaError('BAD_ARGUMENT', `port ${port} on 127.0.0.1 is in use; pass --port <n> (0: any free port) or stop what holds it`);
-    }
+  const logs = handlerLogs(state, values.verbose);
+  const stack = await startOn(port, { recipients: keys.recipients, logger: logs.logger, ...choices }).catch((err) => {
+    logs.end();
     throw err;
-  }
+  });
 
   const status = new StatusLine();
   const rel = (path: string) => relative(process.cwd(), path) || '.';
-  printBanner(stack.endpoint, keys, choices, logStream ? rel(logFile) : 'stdout', rel);
-
-  const mirror = join(state, 'backups');
-  // Chosen before the upload, so the demo's receipt is recognised whenever it comes.
-  const demoUploadId = values['no-demo'] ? undefined : randomUUID();
-  let demoDone = false;
+  printBanner(stack.endpoint, keys, choices, logs.file ? rel(logs.file) : 'stdout', rel);
+  const demo = values['no-demo'] ? undefined : startDemo(stack, state, status);
   stack.onReceipt((seen) => {
-    void showReceipt(stack, seen, mirror, keys.identity, rel).then(
-      (lines) => {
-        if (demoUploadId && seen.receipt.source.upload_id === demoUploadId) {
-          demoDone = true;
-          lines.push(`demo: ${seen.receipt.status} snapshot ${seen.receipt.snapshot_id} from s3://${seen.receipt.source.bucket}/${seen.receipt.source.key}`);
-        }
-        status.print(lines);
-      },
+    void showReceipt(stack, seen, join(state, 'backups'), keys.identity, rel).then(
+      (lines) => status.print([...lines, ...(demo?.recognise(seen) ?? [])]),
       (err) => status.print([`could not read the export for ${seen.key}: ${(err as Error).message}`]),
     );
   });
   const timer = setInterval(() => void stack.status().then((s) => status.update(formatStatus(s)), () => undefined), STATUS_INTERVAL_MS);
 
-  let demoTimer: NodeJS.Timeout | undefined;
-  if (demoUploadId) {
-    uploadDemo(stack.endpoint, state, demoUploadId).then(
-      () => {
-        demoTimer = setTimeout(() => demoDone || status.print(['demo: no receipt within a minute (see the handler logs)']), 60_000);
-      },
-      (err) => status.print([`demo upload failed: ${(err as Error).message}`]),
-    );
-  }
-
   await stopRequested();
   clearInterval(timer);
-  clearTimeout(demoTimer);
+  demo?.stop();
   status.print(['stopping…']);
   await stack.stop();
-  logStream?.end();
+  logs.end();
   console.log('stopped; port freed');
   return 0;
+}
+
+/** The handler's JSON logs: to .snapmeta/local.log, or with --verbose to stdout. EMF metrics are off unless asked for. */
+function handlerLogs(state: string, verbose: boolean) {
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  if (verbose) return { logger: new Logger({ serviceName: 'snapmeta-export' }), file: undefined, end: () => {} };
+  const file = join(state, 'local.log');
+  const stream = createWriteStream(file, { flags: 'a' });
+  return { logger: new StreamLogger((line) => stream.write(line), { serviceName: 'snapmeta-export' }), file, end: () => void stream.end() };
+}
+
+async function startOn(port: number, options: Omit<LocalStackOptions, 'port'>): Promise<LocalStack> {
+  try {
+    return await startLocalStack({ port, ...options });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new SnapmetaError('BAD_ARGUMENT', `port ${port} on 127.0.0.1 is in use; pass --port <n> (0: any free port) or stop what holds it`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * The demo: a sample index uploaded as an agent would, its receipt recognised
+ * by the upload id chosen before the upload, and a word if none comes.
+ */
+function startDemo(stack: LocalStack, state: string, status: StatusLine) {
+  const uploadId = randomUUID();
+  let done = false;
+  let timer: NodeJS.Timeout | undefined;
+  uploadDemo(stack.endpoint, state, uploadId).then(
+    () => (timer = setTimeout(() => done || status.print(['demo: no receipt within a minute (see the handler logs)']), 60_000)),
+    (err) => status.print([`demo upload failed: ${(err as Error).message}`]),
+  );
+  return {
+    recognise({ receipt }: ReceiptSeen): string[] {
+      if (receipt.source.upload_id !== uploadId) return [];
+      done = true;
+      return [`demo: ${receipt.status} snapshot ${receipt.snapshot_id} from s3://${receipt.source.bucket}/${receipt.source.key}`];
+    },
+    stop: () => clearTimeout(timer),
+  };
 }
 
 /** The function's output settings, from flags or the same variables the deployed function reads. */
