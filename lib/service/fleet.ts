@@ -45,7 +45,7 @@ function entryOf(key: string, folder: string, at: Date): ReceiptEntry | undefine
   return match ? { host: match[1], snapshotId: match[2], key, at } : undefined;
 }
 
-/** Every host with a receipt, the one silent longest first. */
+/** Every host with a receipt: those that never published first, then the one silent longest. */
 export async function fleetStatus(s3: S3Client, bucket: string, now = new Date()): Promise<HostStatus[]> {
   const [processed, rejected] = await Promise.all(RECEIPT_FOLDERS.map((folder) => listReceipts(s3, bucket, folder)));
   const hosts = new Map<string, HostStatus>();
@@ -64,7 +64,8 @@ export async function fleetStatus(s3: S3Client, bucket: string, now = new Date()
     const last = status.lastPublished ?? status.lastRejected!;
     status.silentHours = (now.getTime() - last.at.getTime()) / 3_600_000;
   }
-  return [...hosts.values()].sort((a, b) => b.silentHours - a.silentHours || a.host.localeCompare(b.host));
+  const neverPublished = (status: HostStatus) => (status.lastPublished ? 0 : 1);
+  return [...hosts.values()].sort((a, b) => neverPublished(b) - neverPublished(a) || b.silentHours - a.silentHours || a.host.localeCompare(b.host));
 }
 
 /** Hosts whose newest export is older than `hours` (hosts that never published count too). */
