@@ -17,7 +17,6 @@ export interface ColdStart {
   readyMs: number;
   peakRssBytes: number;
   cliBundledHelpMs: number;
-  cliTsxHelpMs: number;
   bundleBytes: number;
 }
 
@@ -34,7 +33,6 @@ export function measureColdStart(work: string, recipient: string, cli: string, r
   });
   const bare = Array.from({ length: runs }, () => measure(process.execPath, ['-e', '0']).wallMs);
   const bundledHelp = Array.from({ length: runs }, () => measure(process.execPath, [cli, 'export', '--help']).wallMs);
-  const tsxHelp = Array.from({ length: runs }, () => measure(process.execPath, [join(PROJECT_ROOT, 'bin', 'snapmeta.js'), 'export', '--help']).wallMs);
   return {
     runs,
     bareNodeMs: median(bare),
@@ -44,7 +42,6 @@ export function measureColdStart(work: string, recipient: string, cli: string, r
     readyMs: median(samples.map((s) => s.readyMs)),
     peakRssBytes: median(samples.map((s) => s.rss)),
     cliBundledHelpMs: median(bundledHelp),
-    cliTsxHelpMs: median(tsxHelp),
     bundleBytes: statSync(bundleFile).size,
   };
 }

@@ -131,7 +131,7 @@ export function coldStartTable(c: ColdStart): string {
     ['import the handler (config, AWS SDK clients, powertools)', seconds(c.importMs)],
     ['sql.js WASM initialisation', seconds(c.wasmMs)],
     ['**ready for the first export**', `**${seconds(c.readyMs)}** (peak RSS ${bytes(c.peakRssBytes)})`],
-    ['CLI `snapmeta export --help`, bundled / through tsx', `${seconds(c.cliBundledHelpMs)} / ${seconds(c.cliTsxHelpMs)}`],
+    ['CLI `snapmeta export --help` (bin/snapmeta.js over the built dist/cli)', seconds(c.cliBundledHelpMs)],
   ]);
 }
 

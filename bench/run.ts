@@ -7,7 +7,7 @@
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { bundleFunction, PROJECT_ROOT } from '../infra/bundle.ts';
+import { bundleCli, bundleFunction, PROJECT_ROOT } from '../infra/bundle.ts';
 import { HARD_MAX_INDEX_BYTES } from '../lib/core/index-bytes.ts';
 import type { IndexLayout } from '../lib/sample/schemas.ts';
 import { measureColdStart } from './cold-start.ts';
@@ -249,7 +249,9 @@ async function main() {
   const key = ageKey(WORK);
   const bundle = (entry: string, outDir: string) =>
     bundleFunction({ architecture: 'x86_64', outDir: join(WORK, outDir), entry: join(PROJECT_ROOT, 'bench', entry), split: true }).bundleFile;
-  const tools: Tools = { cli: bundle('cli-entry.ts', 'cli'), warmCli: bundle('warm-entry.ts', 'cli-warm'), key };
+  // Cold: the CLI exactly as users run it (bin/snapmeta.js over the dist/ build npm ci makes), built fresh.
+  bundleCli();
+  const tools: Tools = { cli: join(PROJECT_ROOT, 'bin', 'snapmeta.js'), warmCli: bundle('warm-entry.ts', 'cli-warm'), key };
   waitForQuiet(o.maxBusy, o.quietWaitMs, log);
   const machineLimits = measureMachineLimits();
 

@@ -1,5 +1,5 @@
 // "Identical restored content": our export, opened with the Debian tools an
-// operator uses (age -d | zstd -d | sqlite3), against each native pipeline's
+// operator uses (age -d | zstd -d | sqlite3 -safe), against each native pipeline's
 // pruned database — schema and every row, typed (test/support/compare.ts).
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { compareDatabases } from '../test/support/compare.ts';
 
 /** Restores metadata/<id>/db.zst.age as an operator does, into a new SQLite file. */
 export function restoreExport(exportDir: string, identityFile: string, restoredDb: string): void {
-  execFileSync('bash', ['-o', 'pipefail', '-c', 'age -d -i "$1" "$2" | zstd -dcq | sqlite3 -bail "$3"', 'restore',
+  execFileSync('bash', ['-o', 'pipefail', '-c', 'age -d -i "$1" "$2" | zstd -dcq | sqlite3 -safe -bail "$3"', 'restore',
     identityFile, join(exportDir, 'db.zst.age'), restoredDb], { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 

@@ -1,5 +1,5 @@
 // A warm function's export, as the bench measures it: `snapmeta export` run
-// twice in one process (bundled like bench/cli-entry.ts), the second time with
+// twice in one process (bundled as the CLI is, infra/bundle.ts), the second time with
 // sql.js's WASM compiled and optimised, the modules loaded and the heap grown,
 // as a Lambda that already served one export runs the next. Each run writes to
 // an out directory of its own, so the second is not a duplicate of the first.

@@ -6,22 +6,21 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { LOCAL_NAMES, QUEUE } from '../lib/service/settings.ts';
 import { SnapmetaError } from '../lib/core/errors.ts';
-import { KEY_SCHEMES } from '../lib/core/keys.ts';
+import { KEY_SCHEMES, parseStagingKey, stagingKey } from '../lib/core/keys.ts';
 import { DB_FORMATS } from '../lib/core/manifest.ts';
-import { parseBoolean, parseChoice } from '../lib/service/env.ts';
+import { parseBoolean } from '../lib/service/env.ts';
 import { parseRecipients } from '../lib/core/recipients.ts';
 import { createS3Client, localConnection } from '../lib/service/aws-clients.ts';
 import { S3MetadataStore } from '../lib/stores/s3-store.ts';
 import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../lib/sample/sample-index.ts';
-import { parseStagingKey, stagingKey } from '../lib/core/keys.ts';
 import { ensureDevIdentity } from '../local/dev-identity.ts';
-import { startLocalStack, type LocalStack, type ReceiptSeen, type StackStatus } from '../local/stack.ts';
+import { startLocalStack, type LocalStack, type LocalStackOptions, type ReceiptSeen, type StackStatus } from '../local/stack.ts';
 import { StreamLogger } from '../local/stream-logger.ts';
 import { formatBytes } from './report.ts';
+import { choice, parseCommand, wholeNumber, type CommandSpec, type Options } from './args.ts';
 import { uploadIndex } from './upload.ts';
 
 const HELP = `usage: snapmeta local [--port <n>] [--no-demo] [--verbose]
@@ -35,136 +34,157 @@ its DLQ, and the export Lambda's handler behind an SQS poller, as deployed.
   --key-scheme plain|hashed metadata/<id>/ or metadata/<hash of id>/ (default: $SNAPMETA_KEY_SCHEME or plain)
   --allow-unnamed-ids       publish snapshot ids that name no host (one-host deployments)
 Recipients: $SNAPMETA_AGE_RECIPIENTS, or a development identity kept in
-.snapmeta/dev-identity.txt. Ctrl-C stops everything.`;
+.snapmeta/dev-identity.txt. Ctrl-C, SIGINT or SIGTERM stops everything and frees
+the port; another one 2 s later stops at once.`;
 
 const STATE_DIR = '.snapmeta';
 const DEMO_HOST = 'demo';
 const DEMO_INDEX: SampleIndexOptions = { layout: 'v2', hostname: 'demo.example.com', snapshots: 3 };
 const STATUS_INTERVAL_MS = 1000;
+const FORCE_STOP_AFTER_MS = 2000;
+
+const SPEC = {
+  name: 'local',
+  help: HELP,
+  options: {
+    port: { type: 'string' },
+    'no-demo': { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
+    format: { type: 'string' },
+    'key-scheme': { type: 'string' },
+    'allow-unnamed-ids': { type: 'boolean', default: false },
+  },
+} satisfies CommandSpec<Options>;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      port: { type: 'string' },
-      'no-demo': { type: 'boolean', default: false },
-      verbose: { type: 'boolean', default: false },
-      format: { type: 'string' },
-      'key-scheme': { type: 'string' },
-      'allow-unnamed-ids': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  const port = parsePort(values.port ?? process.env.SNAPMETA_PORT ?? '4566');
+  const args = parseCommand(argv, SPEC);
+  if (!args) return 0;
+  const { values } = args;
+  const port = wholeNumber(values.port === undefined ? 'SNAPMETA_PORT' : '--port', values.port ?? process.env.SNAPMETA_PORT ?? '4566', 0, 65535);
   const choices = exportChoices(values);
   const state = join(process.cwd(), STATE_DIR);
   await mkdir(state, { recursive: true, mode: 0o700 });
-
   const keys = await recipients(state);
-  // EMF metrics are CloudWatch's input, not a person's: off locally unless asked for.
-  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  const logFile = join(state, 'local.log');
-  const logStream = values.verbose ? undefined : createWriteStream(logFile, { flags: 'a' });
-  const logger = logStream ? new StreamLogger((line) => logStream.write(line), { serviceName: 'snapmeta-export' }) : new Logger({ serviceName: 'snapmeta-export' });
-
-  let stack: LocalStack;
-  try {
-    stack = await startLocalStack({ port, recipients: keys.recipients, logger, ...choices });
-  } catch (err) {
-    logStream?.end();
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new SnapmetaError('BAD_ARGUMENT', `port ${port} on 127.0.0.1 is in use; stop what holds it or set SNAPMETA_PORT`);
-    }
+  const logs = handlerLogs(state, values.verbose);
+  const stack = await startOn(port, { recipients: keys.recipients, logger: logs.logger, ...choices }).catch((err) => {
+    logs.end();
     throw err;
-  }
+  });
 
   const status = new StatusLine();
   const rel = (path: string) => relative(process.cwd(), path) || '.';
-  console.log(`snapmeta local stack: S3 + SQS on ${stack.endpoint} (loopback only)`);
-  console.log(`  staging bucket  s3://${LOCAL_NAMES.stagingBucket}  (agents upload incoming/<host>/<snapshot-id>.db or .db.zst)`);
-  const folder = choices.keyScheme === 'hashed' ? '<hash of snapshot-id>' : '<snapshot-id>';
-  console.log(`  backup bucket   s3://${LOCAL_NAMES.backupBucket}  (metadata/${folder}/db.zst.age, ${choices.format}, + manifest.json.zst)`);
-  console.log(`  queue           ${LOCAL_NAMES.queue}, DLQ ${LOCAL_NAMES.dlq} after ${QUEUE.maxReceiveCount} receives`);
-  console.log(`  recipients      ${keys.recipients.join(', ')}${keys.identity ? ` (identity ${rel(keys.identity)}${keys.created ? ', just created' : ''})` : ''}`);
-  console.log(`  handler logs    ${logStream ? rel(logFile) : 'stdout'}`);
-  console.log(`upload with:  npx snapmeta upload <index.db> --host <host> --snapshot <id> --endpoint ${stack.endpoint}`);
-  console.log(`         or:  aws --endpoint-url ${stack.endpoint} s3 cp <index.db> s3://${LOCAL_NAMES.stagingBucket}/incoming/<host>/<snapshot-id>.db  (any credentials)`);
-
-  const mirror = join(state, 'backups');
-  // Chosen before the upload, so the demo's receipt is recognised whenever it comes.
-  const demoUploadId = values['no-demo'] ? undefined : randomUUID();
-  let demoDone = false;
+  printBanner(stack.endpoint, keys, choices, logs.file ? rel(logs.file) : 'stdout', rel);
+  const demo = values['no-demo'] ? undefined : startDemo(stack, state, status);
   stack.onReceipt((seen) => {
-    void showReceipt(stack, seen, mirror, keys.identity, rel).then(
-      (lines) => {
-        if (demoUploadId && seen.receipt.source.upload_id === demoUploadId) {
-          demoDone = true;
-          lines.push(`demo: ${seen.receipt.status} snapshot ${seen.receipt.snapshot_id} from s3://${seen.receipt.source.bucket}/${seen.receipt.source.key}`);
-        }
-        status.print(lines);
-      },
+    void showReceipt(stack, seen, join(state, 'backups'), keys.identity, rel).then(
+      (lines) => status.print([...lines, ...(demo?.recognise(seen) ?? [])]),
       (err) => status.print([`could not read the export for ${seen.key}: ${(err as Error).message}`]),
     );
   });
   const timer = setInterval(() => void stack.status().then((s) => status.update(formatStatus(s)), () => undefined), STATUS_INTERVAL_MS);
 
-  let demoTimer: NodeJS.Timeout | undefined;
-  if (demoUploadId) {
-    uploadDemo(stack.endpoint, state, demoUploadId).then(
-      () => {
-        demoTimer = setTimeout(() => demoDone || status.print(['demo: no receipt within a minute (see the handler logs)']), 60_000);
-      },
-      (err) => status.print([`demo upload failed: ${(err as Error).message}`]),
-    );
-  }
-
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await stopRequested();
   clearInterval(timer);
-  clearTimeout(demoTimer);
+  demo?.stop();
   status.print(['stopping…']);
   await stack.stop();
-  logStream?.end();
+  logs.end();
   console.log('stopped; port freed');
   return 0;
 }
 
+/** The handler's JSON logs: to .snapmeta/local.log, or with --verbose to stdout. EMF metrics are off unless asked for. */
+function handlerLogs(state: string, verbose: boolean) {
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  if (verbose) return { logger: new Logger({ serviceName: 'snapmeta-export' }), file: undefined, end: () => {} };
+  const file = join(state, 'local.log');
+  const stream = createWriteStream(file, { flags: 'a' });
+  return { logger: new StreamLogger((line) => stream.write(line), { serviceName: 'snapmeta-export' }), file, end: () => void stream.end() };
+}
+
+async function startOn(port: number, options: Omit<LocalStackOptions, 'port'>): Promise<LocalStack> {
+  try {
+    return await startLocalStack({ port, ...options });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new SnapmetaError('BAD_ARGUMENT', `port ${port} on 127.0.0.1 is in use; pass --port <n> (0: any free port) or stop what holds it`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * The demo: a sample index uploaded as an agent would, its receipt recognised
+ * by the upload id chosen before the upload, and a word if none comes.
+ */
+function startDemo(stack: LocalStack, state: string, status: StatusLine) {
+  const uploadId = randomUUID();
+  let done = false;
+  let timer: NodeJS.Timeout | undefined;
+  uploadDemo(stack.endpoint, state, uploadId).then(
+    () => (timer = setTimeout(() => done || status.print(['demo: no receipt within a minute (see the handler logs)']), 60_000)),
+    (err) => status.print([`demo upload failed: ${(err as Error).message}`]),
+  );
+  return {
+    recognise({ receipt }: ReceiptSeen): string[] {
+      if (receipt.source.upload_id !== uploadId) return [];
+      done = true;
+      return [`demo: ${receipt.status} snapshot ${receipt.snapshot_id} from s3://${receipt.source.bucket}/${receipt.source.key}`];
+    },
+    stop: () => clearTimeout(timer),
+  };
+}
+
 /** The function's output settings, from flags or the same variables the deployed function reads. */
 function exportChoices(values: { format?: string; 'key-scheme'?: string; 'allow-unnamed-ids'?: boolean }) {
-  const choice = <T extends string>(flag: string, value: string | undefined, choices: readonly T[], fallback: T) => {
-    try {
-      return parseChoice(flag, value, choices, fallback);
-    } catch (err) {
-      throw new SnapmetaError('BAD_ARGUMENT', (err as Error).message);
-    }
-  };
   return {
-    format: choice('--format', values.format ?? process.env.SNAPMETA_FORMAT, DB_FORMATS, 'sql'),
-    keyScheme: choice('--key-scheme', values['key-scheme'] ?? process.env.SNAPMETA_KEY_SCHEME, KEY_SCHEMES, 'plain'),
+    format: choice('--format', values.format ?? (process.env.SNAPMETA_FORMAT || undefined), DB_FORMATS, 'sql'),
+    keyScheme: choice('--key-scheme', values['key-scheme'] ?? (process.env.SNAPMETA_KEY_SCHEME || undefined), KEY_SCHEMES, 'plain'),
     allowUnnamedIds: values['allow-unnamed-ids'] || parseBoolean('SNAPMETA_ALLOW_UNNAMED_IDS', process.env.SNAPMETA_ALLOW_UNNAMED_IDS, false),
   };
 }
 
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SnapmetaError('BAD_ARGUMENT', `port must be 0..65535 (0: any free port), not ${JSON.stringify(value)}`);
-  return port;
+/** Where everything is, and how to upload: what a newcomer reads first. */
+function printBanner(endpoint: string, keys: Awaited<ReturnType<typeof recipients>>, choices: ReturnType<typeof exportChoices>, logs: string, rel: (path: string) => string): void {
+  const folder = choices.keyScheme === 'hashed' ? '<hash of snapshot-id>' : '<snapshot-id>';
+  const identity = keys.identity ? ` (identity ${rel(keys.identity)}${keys.created ? ', just created' : ''})` : '';
+  console.log(`snapmeta local stack: S3 + SQS on ${endpoint} (loopback only)`);
+  console.log(`  staging bucket  s3://${LOCAL_NAMES.stagingBucket}  (agents upload incoming/<host>/<snapshot-id>.db or .db.zst)`);
+  console.log(`  backup bucket   s3://${LOCAL_NAMES.backupBucket}  (metadata/${folder}/db.zst.age, ${choices.format}, + manifest.json.zst)`);
+  console.log(`  queue           ${LOCAL_NAMES.queue}, DLQ ${LOCAL_NAMES.dlq} after ${QUEUE.maxReceiveCount} receives`);
+  console.log(`  recipients      ${keys.recipients.join(', ')}${identity}`);
+  console.log(`  handler logs    ${logs}`);
+  console.log(`upload with:  npx snapmeta upload <index.db> --host <host> --snapshot <id> --endpoint ${endpoint}`);
+  console.log(`         or:  aws --endpoint-url ${endpoint} s3 cp <index.db> s3://${LOCAL_NAMES.stagingBucket}/incoming/<host>/<snapshot-id>.db  (any credentials)`);
+}
+
+/**
+ * Resolves on the first SIGINT or SIGTERM. Ctrl-C in a terminal reaches both
+ * npm and this process, and npm forwards its copy: a repeat within a moment is
+ * that copy; a later one means "stop now" when stopping hangs.
+ */
+function stopRequested(): Promise<void> {
+  return new Promise((resolve) => {
+    let firstAt = 0;
+    const onSignal = () => {
+      if (firstAt === 0) {
+        firstAt = Date.now();
+        resolve();
+      } else if (Date.now() - firstAt > FORCE_STOP_AFTER_MS) {
+        process.exit(130);
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
 }
 
 async function recipients(state: string): Promise<{ recipients: string[]; identity?: string; created?: boolean }> {
   const fromEnv = process.env.SNAPMETA_AGE_RECIPIENTS;
-  if (fromEnv) return { recipients: parseRecipients([fromEnv]) };
+  if (fromEnv) {
+    const howToGive = 'set it to age1… public keys (comma- or space-separated), or unset it for the development identity';
+    return { recipients: parseRecipients([fromEnv], { from: 'SNAPMETA_AGE_RECIPIENTS', howToGive }) };
+  }
   const dev = await ensureDevIdentity(join(state, 'dev-identity.txt'));
   return { recipients: [dev.recipient], identity: dev.path, created: dev.created };
 }

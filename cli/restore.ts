@@ -1,59 +1,55 @@
-// snapmeta restore <dir>/metadata/<id> --identity <key.txt> --to <restored.db>
-import { createReadStream } from 'node:fs';
+// snapmeta restore <export> [<snapshot-id>] --identity <key.txt> --to <restored.db>
 import { access, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import { SnapmetaError } from '../lib/core/errors.ts';
-import { decodeManifest } from '../lib/core/manifest.ts';
-import { restoreExport } from '../lib/pipeline/restore.ts';
+import type { Manifest } from '../lib/core/manifest.ts';
+import { restoreExport, type RestoreResult } from '../lib/pipeline/restore.ts';
+import { ENDPOINT_HELP } from './aws.ts';
+import { openDb, openExportLocation, readManifest } from './export-location.ts';
 import { formatMs, table } from './report.ts';
+import { parseCommand, required, type CommandSpec, type Options } from './args.ts';
+import { EXPORT_FORMS } from './locate-export.ts';
 
-const HELP = `usage: snapmeta restore <dir>/metadata/<id> --identity <key.txt> --to <restored.db>
+const HELP = `usage: snapmeta restore <export> [<snapshot-id>] --identity <key.txt> --to <restored.db>
 
 Decrypts and decompresses db.zst.age, loads it into a new SQLite file, and checks
-it against manifest.json.zst (hash, integrity_check, rows per table).`;
+it against manifest.json.zst (hash, integrity_check, rows per table).
+${EXPORT_FORMS}
+  --identity <file>  an age identity file (what age-keygen -o writes); repeatable
+  --to <file>        the SQLite file to create (never overwritten)
+${ENDPOINT_HELP}`;
+
+const SPEC = {
+  name: 'restore',
+  help: HELP,
+  positionals: ['<export>', '[<snapshot-id>]'],
+  keyHints: { identity: 'pass the path of the identity file instead (--identity key.txt)' },
+  options: {
+    identity: { type: 'string', short: 'i', multiple: true, default: [] },
+    to: { type: 'string' },
+    endpoint: { type: 'string' },
+  },
+} satisfies CommandSpec<Options>;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      identity: { type: 'string', short: 'i', multiple: true, default: [] },
-      to: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (positionals.length !== 1) throw new SnapmetaError('BAD_ARGUMENT', `expected one export directory\n${HELP}`);
-  if (!values.to) throw new SnapmetaError('BAD_ARGUMENT', '--to <restored.db> is required');
-  if (values.identity.length === 0) throw new SnapmetaError('BAD_ARGUMENT', '--identity <key.txt> is required');
-  const dir = positionals[0];
-  const readOrFail = (path: string) => readFile(path).catch((err: NodeJS.ErrnoException) => {
-    throw new SnapmetaError('BAD_ARGUMENT', `cannot read ${path}: ${err.code ?? err.message}`);
-  });
-  const identities = (await Promise.all(values.identity.map(readOrFail)))
-    .flatMap((b) => b.toString('utf8').split('\n'))
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith('AGE-SECRET-KEY-'));
-  if (identities.length === 0) throw new SnapmetaError('BAD_ARGUMENT', 'no AGE-SECRET-KEY-1… line in the identity file');
-  const manifest = await decodeManifest(await readOrFail(join(dir, 'manifest.json.zst')));
-  const dbPath = join(dir, 'db.zst.age');
-  await access(dbPath).catch(() => {
-    throw new SnapmetaError('BAD_ARGUMENT', `cannot read ${dbPath}`);
-  });
-  if (await access(values.to).then(() => true, () => false)) throw new SnapmetaError('BAD_ARGUMENT', `${values.to} exists; restore never overwrites`);
+  const args = parseCommand(argv, SPEC);
+  if (!args) return 0;
+  const { values, positionals } = args;
+  const to = required(values.to, '--to <restored.db>', 'the SQLite file to create');
+  if (values.identity.length === 0) throw new SnapmetaError('BAD_ARGUMENT', '--identity <key.txt> is required: the age identity file the export was encrypted to');
+  const identities = await readIdentityFiles(values.identity);
+  if (await access(to).then(() => true, () => false)) throw new SnapmetaError('BAD_ARGUMENT', `${to} exists; restore never overwrites: pass a new path to --to`);
+  const location = await openExportLocation(positionals[0], positionals[1], values.endpoint);
   const t0 = performance.now();
-  const result = await restoreExport({
-    manifest,
-    db: Readable.toWeb(createReadStream(dbPath)) as unknown as ReadableStream<Uint8Array>,
-    identities,
-  });
-  await writeFile(values.to, result.image, { flag: 'wx' });
-  console.log(`restored snapshot ${manifest.snapshot_id} to ${values.to}: integrity ok, hash and row counts match the manifest`);
+  let manifest: Manifest;
+  let result: RestoreResult;
+  try {
+    manifest = await readManifest(location);
+    result = await restoreExport({ manifest, db: await openDb(location), identities });
+  } finally {
+    location.close();
+  }
+  await writeFile(to, result.image, { flag: 'wx' });
+  console.log(`restored snapshot ${manifest.snapshot_id} to ${to}: integrity ok, hash and row counts match the manifest`);
   console.log(table([
     ['format', result.format],
     ['rows', Object.entries(result.rows).map(([t, n]) => `${t} ${n}`).join(', ')],
@@ -61,4 +57,27 @@ export async function run(argv: string[]): Promise<number> {
     ['time', formatMs(performance.now() - t0)],
   ]));
   return 0;
+}
+
+const readOrFail = (path: string) => readFile(path).catch((err: NodeJS.ErrnoException) => {
+  throw new SnapmetaError('BAD_ARGUMENT', `cannot read ${path}: ${err.code ?? err.message}`);
+});
+
+/** The identities of every --identity file. */
+export async function readIdentityFiles(files: string[]): Promise<string[]> {
+  return (await Promise.all(files.map(readIdentities))).flat();
+}
+
+/** The AGE-SECRET-KEY-1… lines of an identity file; other files are named for what they are. */
+async function readIdentities(file: string): Promise<string[]> {
+  const text = (await readOrFail(file)).toString('utf8');
+  const lines = text.split('\n').map((l) => l.trim());
+  const identities = lines.filter((l) => l.startsWith('AGE-SECRET-KEY-'));
+  if (identities.length > 0) return identities;
+  const is = `${file} holds no age identity (no AGE-SECRET-KEY-… line)`;
+  if (lines.some((l) => /^age1/.test(l))) throw new SnapmetaError('BAD_ARGUMENT', `${is}: it is a recipients file (public keys); pass the identity file age-keygen -o wrote`);
+  if (/^(age-encryption\.org\/|-----BEGIN AGE ENCRYPTED FILE-----)/.test(text)) {
+    throw new SnapmetaError('BAD_ARGUMENT', `${is}: it is passphrase-protected; decrypt it first (age -d -o key.txt ${file}) and pass key.txt`);
+  }
+  throw new SnapmetaError('BAD_ARGUMENT', `${is}; pass the identity file age-keygen -o wrote`);
 }

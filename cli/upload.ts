@@ -4,28 +4,26 @@
 // that carries the same id, so an older receipt for the snapshot never answers.
 import { randomUUID } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
-import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { LOCAL_NAMES } from '../lib/service/settings.ts';
 import { SnapmetaError } from '../lib/core/errors.ts';
 import { UPLOAD_ID_METADATA, readReceipt, type Receipt } from '../lib/service/receipts.ts';
-import { connectionFromEnv, createS3Client, localConnection } from '../lib/service/aws-clients.ts';
+import { ENDPOINT_HELP, s3For, unreachable } from './aws.ts';
+import { BUCKET_HELP, stagingBucket } from './staging.ts';
 import { S3MetadataStore } from '../lib/stores/s3-store.ts';
 import { parseStagingKey, receiptKey, stagingKey, type StagingKey } from '../lib/core/keys.ts';
 import { compressFrame } from '../lib/codecs/zstd.ts';
 import { formatBytes, formatMs, table } from './report.ts';
+import { parseCommand, required, wholeNumber, type CommandSpec, type Options } from './args.ts';
 
 const HELP = `usage: snapmeta upload <index.db> --host <host> --snapshot <id> [--endpoint <url>] [--bucket <name>]
                        [--compress] [--level <n>] [--timeout <seconds>] [--no-wait]
 
 Uploads the index to s3://<bucket>/incoming/<host>/<id>.db (.db.zst with --compress),
 then waits for its receipt (processed/… or rejected/…) and prints it.
-  --bucket <name>      staging bucket (default: $SNAPMETA_STAGING_BUCKET or ${LOCAL_NAMES.stagingBucket})
-  --endpoint <url>     an S3-compatible endpoint, path-style (default: AWS, or $AWS_ENDPOINT_URL_S3);
-                       a loopback URL is taken for the local stack and needs no credentials
+${BUCKET_HELP}
+${ENDPOINT_HELP}
   --compress           zstd-compress while uploading (level --level, default 3)
   --timeout <seconds>  how long to wait for the receipt (default 900)
   --no-wait            upload only
@@ -39,37 +37,38 @@ export const EXIT_NO_RECEIPT = 3;
 // stay well inside what the local stack's server accepts per request.
 const PART_SIZE = 8 * 1024 * 1024;
 
+const SPEC = {
+  name: 'upload',
+  help: HELP,
+  positionals: ['<index.db>'],
+  options: {
+    host: { type: 'string' },
+    snapshot: { type: 'string' },
+    endpoint: { type: 'string' },
+    bucket: { type: 'string' },
+    compress: { type: 'boolean', default: false },
+    level: { type: 'string', default: '3' },
+    timeout: { type: 'string', default: '900' },
+    'no-wait': { type: 'boolean', default: false },
+  },
+} satisfies CommandSpec<Options>;
+
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      host: { type: 'string' },
-      snapshot: { type: 'string' },
-      endpoint: { type: 'string' },
-      bucket: { type: 'string' },
-      compress: { type: 'boolean', default: false },
-      level: { type: 'string', default: '3' },
-      timeout: { type: 'string', default: '900' },
-      'no-wait': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (positionals.length !== 1) throw new SnapmetaError('BAD_ARGUMENT', `expected one index file, got ${positionals.length}\n${HELP}`);
-  if (!values.host) throw new SnapmetaError('BAD_ARGUMENT', '--host <host> is required');
-  if (!values.snapshot) throw new SnapmetaError('BAD_ARGUMENT', '--snapshot <id> is required');
+  const args = parseCommand(argv, SPEC);
+  if (!args) return 0;
+  const { values, positionals } = args;
+  const host = required(values.host, '--host <host>');
+  const snapshotId = required(values.snapshot, '--snapshot <id>');
   const level = wholeNumber('--level', values.level, 1, 19);
   const timeoutMs = wholeNumber('--timeout', values.timeout, 1, 86_400) * 1000;
-  const bucket = values.bucket ?? (process.env.SNAPMETA_STAGING_BUCKET || LOCAL_NAMES.stagingBucket);
-  const staged = parseStagingKey(stagingKey(values.host, values.snapshot, values.compress))!;
+  const bucket = stagingBucket(values.bucket, values.endpoint);
+  const staged = parseStagingKey(stagingKey(host, snapshotId, values.compress))!;
 
-  const s3 = createS3Client(uploadConnection(values.endpoint));
+  const s3 = s3For(values.endpoint);
   try {
-    const uploaded = await uploadIndex(s3, { file: positionals[0], bucket, staged, level });
+    const uploaded = await uploadIndex(s3, { file: positionals[0], bucket, staged, level }).catch((err: NodeJS.ErrnoException) => {
+      throw unreachable(err, values.endpoint);
+    });
     console.log(`uploaded ${positionals[0]} to s3://${bucket}/${staged.key} (${formatBytes(uploaded.size)}, upload id ${uploaded.uploadId})`);
     if (values['no-wait']) return 0;
     console.log('waiting for the receipt…');
@@ -84,20 +83,6 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     s3.destroy();
   }
-}
-
-/** An explicit endpoint is an S3-compatible server (path-style); a loopback one is the local stack. */
-function uploadConnection(endpoint: string | undefined) {
-  if (!endpoint) return connectionFromEnv('S3');
-  const host = new URL(endpoint).hostname.replace(/^\[|\]$/g, '');
-  if (host === 'localhost' || (isIP(host) && /^(127\.|::1$)/.test(host))) return localConnection(endpoint);
-  return { ...connectionFromEnv('S3'), endpoint, forcePathStyle: true };
-}
-
-function wholeNumber(flag: string, value: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new SnapmetaError('BAD_ARGUMENT', `${flag} must be a whole number in ${min}..${max}, not ${JSON.stringify(value)}`);
-  return n;
 }
 
 export interface UploadedIndex {

@@ -14,7 +14,7 @@ import { processUpload, workerSettings, type StagedObjectRef, type UploadOutcome
 import { sharedExportWorkers, type ExportWorkers } from '../lib/pipeline/worker-export.ts';
 import type { Receipt } from '../lib/service/receipts.ts';
 import type { ExportConfig } from '../lib/service/config.ts';
-import { objectsCreated } from './s3-notification.ts';
+import { objectsCreated } from '../lib/service/s3-events.ts';
 
 export interface ExportHandlerDeps {
   config: ExportConfig;

@@ -1,7 +1,7 @@
 // Builds the export Lambda's code directory with the local esbuild (no Docker,
 // no network). The stack's asset and the tests both use this one function, so
 // what the tests load is what gets deployed.
-import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
@@ -53,8 +53,8 @@ export interface BundleOptions {
 
 export interface BundleResult {
   bundleFile: string;
-  /** Beside bundleFile; undefined for a split bundle, which runs exports in process. */
-  workerFile: string | undefined;
+  /** The export worker's entry, beside bundleFile. */
+  workerFile: string;
   wasmFile: string;
   /**
    * The zstd platform package copied into the bundle's node_modules, or
@@ -68,9 +68,9 @@ export function bundleFunction({ architecture, outDir, entry = ENTRY, split = fa
   mkdirSync(outDir, { recursive: true });
   const bundleFile = join(outDir, BUNDLE_FILE);
   buildSync({
-    ...(split
-      ? { entryPoints: [entry], outdir: outDir, splitting: true, entryNames: 'index', chunkNames: `${CHUNKS}/[name]-[hash]` }
-      : { entryPoints: [{ in: entry, out: 'index' }, { in: WORKER_ENTRY, out: WORKER_FILE.replace(/\.mjs$/, '') }], outdir: outDir }),
+    entryPoints: [{ in: entry, out: 'index' }, { in: WORKER_ENTRY, out: WORKER_FILE.replace(/\.mjs$/, '') }],
+    outdir: outDir,
+    ...(split ? { splitting: true, chunkNames: `${CHUNKS}/[name]-[hash]` } : {}),
     outExtension: { '.js': '.mjs' },
     absWorkingDir: PROJECT_ROOT,
     bundle: true,
@@ -86,8 +86,8 @@ export function bundleFunction({ architecture, outDir, entry = ENTRY, split = fa
       __dirname: '__snapmetaDirname',
       __filename: '__snapmetaFilename',
       SNAPMETA_VERSION: JSON.stringify(packageVersion()),
-      // Relative to the module that starts it, which a split build may put in a chunk: none there.
-      SNAPMETA_EXPORT_WORKER: split ? 'null' : JSON.stringify(`./${WORKER_FILE}`),
+      // Where lib/pipeline/worker-export.ts finds it, from a chunk of a split build too.
+      SNAPMETA_EXPORT_WORKER: JSON.stringify({ file: WORKER_FILE, chunkDir: split ? CHUNKS : undefined }),
     },
     minify: true,
     sourcemap: true,
@@ -106,8 +106,24 @@ export function bundleFunction({ architecture, outDir, entry = ENTRY, split = fa
     copyPackage(ZSTD_ADDON, outDir);
     copyPackage(platformPackage, outDir);
   }
-  const workerFile = split ? undefined : join(outDir, WORKER_FILE);
-  return { bundleFile, workerFile, wasmFile, zstdPlatformPackage: installed ? platformPackage : undefined };
+  return { bundleFile, workerFile: join(outDir, WORKER_FILE), wasmFile, zstdPlatformPackage: installed ? platformPackage : undefined };
+}
+
+export const CLI_ENTRY = join(PROJECT_ROOT, 'cli', 'entry.ts');
+export const CLI_DIR = join(PROJECT_ROOT, 'dist', 'cli');
+const SAMPLE_SCHEMAS = join(PROJECT_ROOT, 'lib', 'sample', 'schemas');
+
+/**
+ * The CLI, bundled for this machine, split so a command loads only its own
+ * modules. The sample generator reads its schema files beside the module that
+ * holds it, which in a split build is a chunk: they go beside both.
+ */
+export function bundleCli(outDir = CLI_DIR): BundleResult {
+  rmSync(outDir, { recursive: true, force: true });
+  const architecture: Architecture = process.arch === 'arm64' ? 'arm64' : 'x86_64';
+  const result = bundleFunction({ architecture, outDir, entry: CLI_ENTRY, split: true });
+  for (const dir of [outDir, join(outDir, CHUNKS)]) cpSync(SAMPLE_SCHEMAS, join(dir, 'schemas'), { recursive: true });
+  return result;
 }
 
 function packageDir(name: string): string | undefined {

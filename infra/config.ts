@@ -7,11 +7,13 @@ import { BLOBS_PREFIX, KEY_SCHEMES, type KeyScheme } from '../lib/core/keys.ts';
 import { DB_FORMATS, type DbFormat } from '../lib/core/manifest.ts';
 import { parseBoolean, parseChoice } from '../lib/service/env.ts';
 import { MEMORY_MODEL, largestIndexFor, memoryMbFor } from '../lib/service/memory.ts';
+import { shown } from '../lib/core/secrets.ts';
 import {
   type Architecture,
   DEFAULT_FUNCTION,
   DEFAULT_RECIPIENTS_PARAMETER,
   QUEUE,
+  SILENT_HOURS,
   STAGING,
 } from '../lib/service/settings.ts';
 
@@ -43,6 +45,8 @@ export interface SnapmetaConfig {
   checkBlobs?: boolean;
   /** Where the blobs are, vaultik's `<h[0:2]>/<h[2:4]>/<h>` below it; default `<backupPrefix>blobs/`. */
   blobPrefix?: string;
+  /** A host with no export for longer than this is silent (the fleet watch's metric and alarm). */
+  silentHours?: number;
   /** Days before staged uploads and receipts expire; must exceed the DLQ retention. */
   stagingExpirationDays?: number;
   /** Email addresses subscribed to the alarm topic. */
@@ -65,6 +69,7 @@ export interface ResolvedConfig {
   allowUnnamedIds: boolean;
   checkBlobs: boolean;
   blobPrefix: string;
+  silentHours: number;
   stagingExpirationDays: number;
   alarmEmails: string[];
 }
@@ -88,6 +93,7 @@ export function resolveConfig(config: SnapmetaConfig): ResolvedConfig {
     keyScheme: checkChoice('keyScheme', config.keyScheme ?? DEFAULT_FUNCTION.keyScheme, KEY_SCHEMES),
     allowUnnamedIds: config.allowUnnamedIds ?? DEFAULT_FUNCTION.allowUnnamedIds,
     checkBlobs: config.checkBlobs ?? DEFAULT_FUNCTION.checkBlobs,
+    silentHours: checkInt('silentHours', config.silentHours ?? SILENT_HOURS, 1, 24 * 365),
     blobPrefix: checkPrefix(config.blobPrefix ?? `${checkPrefix(config.backupPrefix ?? '')}${BLOBS_PREFIX}`, 'blobPrefix'),
     stagingExpirationDays: checkInt(
       'stagingExpirationDays',
@@ -103,7 +109,7 @@ function resolveRecipients(config: SnapmetaConfig): ResolvedConfig['recipients']
   if (config.recipients !== undefined && config.recipientsParameter !== undefined) {
     throw new Error('give either recipients or recipientsParameter, not both');
   }
-  if (config.recipients !== undefined) return { values: parseRecipients(config.recipients) };
+  if (config.recipients !== undefined) return { values: parseRecipients(config.recipients, { from: 'recipients', howToGive: 'give age1… public keys (-c recipients=age1…,age1…)' }) };
   const parameter = config.recipientsParameter ?? DEFAULT_RECIPIENTS_PARAMETER;
   if (!/^\/?[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(parameter)) {
     throw new Error(`recipientsParameter ${JSON.stringify(parameter)} is not an SSM parameter name`);
@@ -136,13 +142,13 @@ function checkBucketName(name: string): string {
 
 function checkPrefix(prefix: string, name = 'backupPrefix'): string {
   if (prefix !== '' && !/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/$/.test(prefix)) {
-    throw new Error(`${name} ${JSON.stringify(prefix)} must be empty or path segments ending in '/', e.g. "site-a/"`);
+    throw new Error(`${name} ${shown(prefix)} must be empty or path segments ending in '/', e.g. "site-a/"`);
   }
   return prefix;
 }
 
 function checkArchitecture(value: string): Architecture {
-  if (value !== 'arm64' && value !== 'x86_64') throw new Error(`architecture must be arm64 or x86_64, not ${JSON.stringify(value)}`);
+  if (value !== 'arm64' && value !== 'x86_64') throw new Error(`architecture must be arm64 or x86_64, not ${shown(value)}`);
   return value;
 }
 
@@ -189,6 +195,7 @@ export function configFromContext(node: Node): SnapmetaConfig {
     allowUnnamedIds: bool('allowUnnamedIds'),
     checkBlobs: bool('checkBlobs'),
     blobPrefix: str('blobPrefix'),
+    silentHours: num('silentHours'),
     stagingExpirationDays: num('stagingExpirationDays'),
     alarmEmails: list('alarmEmails'),
   };

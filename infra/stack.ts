@@ -5,6 +5,7 @@ import type { Construct } from 'constructs';
 import { AgentPolicy } from './agent-policy.ts';
 import { resolveConfig, type SnapmetaConfig } from './config.ts';
 import { ExportPipeline } from './export-pipeline.ts';
+import { FleetWatch } from './fleet-watch.ts';
 import { Monitoring } from './monitoring.ts';
 import { Storage } from './storage.ts';
 
@@ -15,6 +16,7 @@ export class SnapmetaStack extends Stack {
   readonly pipeline: ExportPipeline;
   readonly agentPolicy: AgentPolicy;
   readonly monitoring: Monitoring;
+  readonly fleetWatch: FleetWatch;
 
   constructor(scope: Construct, id: string, props: SnapmetaStackProps = {}) {
     super(scope, id, props);
@@ -23,8 +25,10 @@ export class SnapmetaStack extends Stack {
     this.storage = new Storage(this, 'Storage', config);
     this.pipeline = new ExportPipeline(this, 'Export', this.storage, config);
     this.agentPolicy = new AgentPolicy(this, 'Agents', this.storage.stagingBucket);
+    this.fleetWatch = new FleetWatch(this, 'FleetWatch', this.storage.stagingBucket, config);
     this.monitoring = new Monitoring(this, 'Monitoring', {
       pipeline: this.pipeline,
+      fleetWatch: this.fleetWatch,
       timeoutSeconds: config.timeoutSeconds,
       alarmEmails: config.alarmEmails,
     });

@@ -3,6 +3,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
+import { SnapmetaError } from '../lib/core/errors.ts';
 
 export interface DevIdentity {
   path: string;
@@ -17,7 +18,9 @@ export async function ensureDevIdentity(path: string): Promise<DevIdentity> {
   });
   if (existing !== undefined) {
     const secret = existing.split('\n').find((line) => line.startsWith('AGE-SECRET-KEY-'));
-    if (!secret) throw new Error(`${path} holds no AGE-SECRET-KEY-1… line; move it away to get a new development identity`);
+    if (!secret) {
+      throw new SnapmetaError('BAD_ARGUMENT', `${path} holds no age identity (no AGE-SECRET-KEY-… line): move it away for a new development identity, or set SNAPMETA_AGE_RECIPIENTS`);
+    }
     return { path, recipient: await identityToRecipient(secret.trim()), created: false };
   }
   const identity = await generateIdentity();

@@ -1,11 +1,13 @@
-// A real S3- and SQS-compatible HTTP server (fauxqs) on loopback, with the two
-// S3 behaviours the pipeline relies on and fauxqs lacks: conditional writes
+// A real S3- and SQS-compatible HTTP server (fauxqs) on loopback, with what
+// the pipeline relies on and fauxqs lacks: SQS message-move tasks (./message-move.ts),
+// and two S3 behaviours: conditional writes
 // (If-None-Match: * on PutObject and CompleteMultipartUpload, If-Match on
 // DeleteObject) and a hook for every object created, which the event bridge
 // turns into S3 event notifications.
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { buildApp } from 'fauxqs';
+import { addMessageMoveTasks } from './message-move.ts';
 
 type App = ReturnType<typeof buildApp>;
 
@@ -74,6 +76,7 @@ export async function startLocalAwsServer(options: { port?: number } = {}): Prom
     for (const listener of listeners) listener(created);
   });
 
+  addMessageMoveTasks(app);
   await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   const { port } = app.server.address() as AddressInfo;
   return {

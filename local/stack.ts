@@ -15,6 +15,7 @@ import { createS3Client, createSqsClient, localConnection } from '../lib/service
 import { S3MetadataStore } from '../lib/stores/s3-store.ts';
 import { createExportHandler, type ExportHandler } from '../functions/export-handler.ts';
 import type { ExportWorkers } from '../lib/pipeline/worker-export.ts';
+import type { ExportConfig } from '../lib/service/config.ts';
 import { SqsEventSource, type InvocationReport } from './event-source.ts';
 import { startLocalAwsServer, type LocalAwsServer } from './fauxqs-server.ts';
 import { Pending } from './pending.ts';
@@ -81,6 +82,8 @@ export interface LocalStack {
   /** Clients for this server, for callers that want to look around. */
   readonly s3: S3Client;
   readonly sqs: SQSClient;
+  /** The in-process handler's configuration: a test changes it as an operator redeploys with a new setting. */
+  readonly exportConfig: ExportConfig;
   status(): Promise<StackStatus>;
   onReceipt(listener: (seen: ReceiptSeen) => void): void;
   onInvoke(listener: (report: InvocationReport) => void): void;
@@ -99,137 +102,162 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
 async function assemble(server: LocalAwsServer, options: LocalStackOptions): Promise<LocalStack> {
   const conn = localConnection(server.endpoint);
-  const s3 = createS3Client(conn);
-  const sqs = createSqsClient(conn);
-  const names = LOCAL_NAMES;
-  const region = conn.region!;
-
-  for (const bucket of [names.stagingBucket, names.backupBucket]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  const { queueUrl, queueArn, dlqUrl } = await createQueues(sqs, options.visibilityTimeoutSeconds ?? QUEUE.visibilityTimeoutSeconds);
-
-  const counts = { published: 0, duplicates: 0, failedInvocations: 0, rejected: {} as Partial<Record<ErrorCode, number>> };
-  const receiptListeners: Array<(seen: ReceiptSeen) => void> = [];
-  const invokeListeners: Array<(report: InvocationReport) => void> = [];
+  const clients = { s3: createS3Client(conn), sqs: createSqsClient(conn), region: conn.region! };
+  for (const bucket of [LOCAL_NAMES.stagingBucket, LOCAL_NAMES.backupBucket]) await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const queues = await createQueues(clients.sqs, options.visibilityTimeoutSeconds ?? QUEUE.visibilityTimeoutSeconds);
   const errors = options.onError ?? ((err: unknown) => console.error('snapmeta local stack:', err));
+  const outcomes = new Outcomes();
 
   const bridge = new S3EventBridge({
-    sqs,
-    queueUrl,
-    region,
-    filter: { bucket: names.stagingBucket, ...NOTIFICATION_FILTER },
+    sqs: clients.sqs,
+    queueUrl: queues.queueUrl,
+    region: clients.region,
+    filter: { bucket: LOCAL_NAMES.stagingBucket, ...NOTIFICATION_FILTER },
     duplicates: options.duplicateDeliveries,
     onError: errors,
   });
   await bridge.sendTestEvent();
+  const receiptReads = watchReceipts(server, bridge, clients.s3, outcomes, errors);
 
-  // Receipts are what an agent sees; the status counts them as they are written.
-  const receiptReads = new Pending();
-  const staging = new S3MetadataStore(s3, names.stagingBucket);
-  const watchReceipt = async (key: string) => {
-    const receipt = await readReceipt(staging, key);
-    if (!receipt) return;
-    if (receipt.status === 'published') counts.published++;
-    else if (receipt.status === 'duplicate') counts.duplicates++;
-    else if (receipt.error) counts.rejected[receipt.error.code] = (counts.rejected[receipt.error.code] ?? 0) + 1;
-    for (const listener of receiptListeners) listener({ key, receipt });
-  };
-  server.onObjectCreated((obj) => {
-    bridge.notify(obj);
-    if (obj.bucket === names.stagingBucket && RECEIPT_PREFIXES.some((p) => obj.key.startsWith(p))) {
-      receiptReads.track(watchReceipt(obj.key), errors);
-    }
-  });
-
+  const exportConfig = exportConfigOf(options);
   const handler = options.handler ? await options.handler(server.endpoint) : createExportHandler({
-    config: {
-      recipients: options.recipients,
-      backupBucket: names.backupBucket,
-      backupPrefix: options.backupPrefix ?? '',
-      deleteStaged: options.deleteStaged ?? DEFAULT_FUNCTION.deleteStaged,
-      maxIndexBytes: options.maxIndexBytes ?? DEFAULT_FUNCTION.maxIndexBytes,
-      format: options.format ?? DEFAULT_FUNCTION.format,
-      keyScheme: options.keyScheme ?? DEFAULT_FUNCTION.keyScheme,
-      allowUnnamedIds: options.allowUnnamedIds ?? DEFAULT_FUNCTION.allowUnnamedIds,
-      functionMemoryMb: options.functionMemoryMb ?? DEFAULT_FUNCTION.memoryMb,
-      stagingBucket: names.stagingBucket,
-    },
+    config: exportConfig,
     workers: options.workers,
-    s3: options.handlerS3?.(server.endpoint) ?? s3,
+    s3: options.handlerS3?.(server.endpoint) ?? clients.s3,
     logger: options.logger,
     metrics: options.metrics,
     deadlineMarginMs: options.deadlineMarginMs,
   });
   const eventSource = new SqsEventSource({
-    sqs,
-    queueUrl,
-    queueArn,
-    region,
+    sqs: clients.sqs,
+    queueUrl: queues.queueUrl,
+    queueArn: queues.queueArn,
+    region: clients.region,
     handler,
     batchSize: QUEUE.batchSize,
     functionTimeoutMs: (options.functionTimeoutSeconds ?? DEFAULT_FUNCTION.timeoutSeconds) * 1000,
     functionMemoryMb: options.functionMemoryMb ?? DEFAULT_FUNCTION.memoryMb,
-    onInvoke: (report) => {
-      if (report.failed) counts.failedInvocations++;
-      for (const listener of invokeListeners) listener(report);
-    },
+    onInvoke: (report) => outcomes.invoked(report),
     onError: errors,
   });
   eventSource.start();
 
+  const stop = async () => {
+    await eventSource.stop();
+    await bridge.drain();
+    await receiptReads.drain();
+    clients.s3.destroy();
+    clients.sqs.destroy();
+    await server.close();
+  };
+  return stackOf(server, clients, queues, exportConfig, outcomes, stop);
+}
+
+function stackOf(server: LocalAwsServer, clients: { s3: S3Client; sqs: SQSClient }, queues: Queues, exportConfig: ExportConfig, outcomes: Outcomes, stop: () => Promise<void>): LocalStack {
   let stopped: Promise<void> | undefined;
   return {
     endpoint: server.endpoint,
     port: server.port,
-    names,
-    queueUrl,
-    dlqUrl,
-    s3,
-    sqs,
+    names: LOCAL_NAMES,
+    queueUrl: queues.queueUrl,
+    dlqUrl: queues.dlqUrl,
+    s3: clients.s3,
+    sqs: clients.sqs,
+    exportConfig,
     async status() {
-      const [queue, dlq] = await Promise.all([queueDepth(sqs, queueUrl), queueDepth(sqs, dlqUrl)]);
-      return {
-        queueDepth: queue.visible,
-        inFlight: queue.inFlight,
-        dlqDepth: dlq.visible + dlq.inFlight,
-        ...counts,
-        rejected: { ...counts.rejected },
-      };
+      const [queue, dlq] = await Promise.all([queueDepth(clients.sqs, queues.queueUrl), queueDepth(clients.sqs, queues.dlqUrl)]);
+      return { queueDepth: queue.visible, inFlight: queue.inFlight, dlqDepth: dlq.visible + dlq.inFlight, ...outcomes.snapshot() };
     },
-    onReceipt: (listener) => void receiptListeners.push(listener),
-    onInvoke: (listener) => void invokeListeners.push(listener),
-    stop() {
-      stopped ??= (async () => {
-        await eventSource.stop();
-        await bridge.drain();
-        await receiptReads.drain();
-        s3.destroy();
-        sqs.destroy();
-        await server.close();
-      })();
-      return stopped;
-    },
+    onReceipt: (listener) => void outcomes.receiptListeners.push(listener),
+    onInvoke: (listener) => void outcomes.invokeListeners.push(listener),
+    stop: () => (stopped ??= stop()),
   };
+}
 
-  async function createQueues(sqs: SQSClient, visibilityTimeoutSeconds: number) {
-    const dlq = await sqs.send(
-      new CreateQueueCommand({
-        QueueName: names.dlq,
-        Attributes: { MessageRetentionPeriod: String(QUEUE.dlqRetentionDays * DAY_SECONDS) },
-      }),
-    );
-    const dlqArn = await queueArnOf(sqs, dlq.QueueUrl!);
-    const queue = await sqs.send(
-      new CreateQueueCommand({
-        QueueName: names.queue,
-        Attributes: {
-          VisibilityTimeout: String(visibilityTimeoutSeconds),
-          MessageRetentionPeriod: String(QUEUE.retentionDays * DAY_SECONDS),
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: QUEUE.maxReceiveCount }),
-        },
-      }),
-    );
-    return { queueUrl: queue.QueueUrl!, queueArn: await queueArnOf(sqs, queue.QueueUrl!), dlqUrl: dlq.QueueUrl! };
+/** What the stack has seen (receipts by status and code, failed invocations), and who listens. */
+class Outcomes {
+  private published = 0;
+  private duplicates = 0;
+  private failedInvocations = 0;
+  private readonly rejected: Partial<Record<ErrorCode, number>> = {};
+  readonly receiptListeners: Array<(seen: ReceiptSeen) => void> = [];
+  readonly invokeListeners: Array<(report: InvocationReport) => void> = [];
+
+  receipt(seen: ReceiptSeen): void {
+    const { status, error } = seen.receipt;
+    if (status === 'published') this.published++;
+    else if (status === 'duplicate') this.duplicates++;
+    else if (error) this.rejected[error.code] = (this.rejected[error.code] ?? 0) + 1;
+    for (const listener of this.receiptListeners) listener(seen);
   }
+
+  invoked(report: InvocationReport): void {
+    if (report.failed) this.failedInvocations++;
+    for (const listener of this.invokeListeners) listener(report);
+  }
+
+  snapshot() {
+    const { published, duplicates, failedInvocations } = this;
+    return { published, duplicates, failedInvocations, rejected: { ...this.rejected } };
+  }
+}
+
+/**
+ * Every object created goes to the event bridge; receipts, what an agent
+ * sees, are also read and counted as they are written.
+ */
+function watchReceipts(server: LocalAwsServer, bridge: S3EventBridge, s3: S3Client, outcomes: Outcomes, errors: (err: unknown) => void): Pending {
+  const reads = new Pending();
+  const staging = new S3MetadataStore(s3, LOCAL_NAMES.stagingBucket);
+  const read = async (key: string) => {
+    const receipt = await readReceipt(staging, key);
+    if (receipt) outcomes.receipt({ key, receipt });
+  };
+  server.onObjectCreated((obj) => {
+    bridge.notify(obj);
+    if (obj.bucket === LOCAL_NAMES.stagingBucket && RECEIPT_PREFIXES.some((prefix) => obj.key.startsWith(prefix))) reads.track(read(obj.key), errors);
+  });
+  return reads;
+}
+
+/** The function's configuration as deployed, with the options a test or the CLI chose. */
+function exportConfigOf(options: LocalStackOptions): ExportConfig {
+  return {
+    recipients: options.recipients,
+    backupBucket: LOCAL_NAMES.backupBucket,
+    backupPrefix: options.backupPrefix ?? '',
+    deleteStaged: options.deleteStaged ?? DEFAULT_FUNCTION.deleteStaged,
+    maxIndexBytes: options.maxIndexBytes ?? DEFAULT_FUNCTION.maxIndexBytes,
+    format: options.format ?? DEFAULT_FUNCTION.format,
+    keyScheme: options.keyScheme ?? DEFAULT_FUNCTION.keyScheme,
+    allowUnnamedIds: options.allowUnnamedIds ?? DEFAULT_FUNCTION.allowUnnamedIds,
+    functionMemoryMb: options.functionMemoryMb ?? DEFAULT_FUNCTION.memoryMb,
+    stagingBucket: LOCAL_NAMES.stagingBucket,
+  };
+}
+
+interface Queues {
+  queueUrl: string;
+  queueArn: string;
+  dlqUrl: string;
+}
+
+/** The queue and its DLQ with the CDK stack's settings (lib/service/settings.ts). */
+async function createQueues(sqs: SQSClient, visibilityTimeoutSeconds: number): Promise<Queues> {
+  const dlq = await sqs.send(new CreateQueueCommand({
+    QueueName: LOCAL_NAMES.dlq,
+    Attributes: { MessageRetentionPeriod: String(QUEUE.dlqRetentionDays * DAY_SECONDS) },
+  }));
+  const dlqArn = await queueArnOf(sqs, dlq.QueueUrl!);
+  const queue = await sqs.send(new CreateQueueCommand({
+    QueueName: LOCAL_NAMES.queue,
+    Attributes: {
+      VisibilityTimeout: String(visibilityTimeoutSeconds),
+      MessageRetentionPeriod: String(QUEUE.retentionDays * DAY_SECONDS),
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: QUEUE.maxReceiveCount }),
+    },
+  }));
+  return { queueUrl: queue.QueueUrl!, queueArn: await queueArnOf(sqs, queue.QueueUrl!), dlqUrl: dlq.QueueUrl! };
 }
 
 async function queueArnOf(sqs: SQSClient, queueUrl: string): Promise<string> {

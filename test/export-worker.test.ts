@@ -115,6 +115,7 @@ describe('exports in a worker thread', () => {
     const stopping: MetadataStore = {
       head: (key) => store.head(key),
       get: (key) => store.get(key),
+      getStream: (key) => store.getStream(key),
       putIfAbsent: (key, body, options) => {
         const [seen, rest] = (body as ReadableStream<Uint8Array>).tee();
         void (async () => {

@@ -214,6 +214,7 @@ describe('the deadline and concurrent deliveries (the handler, invoked directly)
     const crashing: MetadataStore = {
       head: (k) => store.head(k),
       get: (k) => store.get(k),
+      getStream: (k) => store.getStream(k),
       putIfAbsent: (k, body, o) => (k === dbKey ? store.putIfAbsent(k, body, o) : Promise.reject(new Error('crash'))),
     };
     await assert.rejects(publishExport(job, crashing, { recipients: [keys.recipient], source }), /crash/);

@@ -232,6 +232,33 @@ for (const layout of LAYOUTS) {
       assert.deepEqual(compareDatabases(db, copy('index', 'CREATE INDEX extra ON files (size)')), ['index extra only in b']);
       assert.deepEqual(compareDatabases(copy('drop', 'DROP VIEW agent_snapshot_sizes'), db), ['view agent_snapshot_sizes only in b']);
     });
+
+    test('compareDatabases compares the structure SQLite reports, not the CREATE text', () => {
+      const copy = (name: string, sql: string) => {
+        const path = join(tmp, `${layout}-shape-${name}.db`);
+        copyFileSync(db, path);
+        sqlite(path, sql);
+        return path;
+      };
+      const edit = (from: string, to: string) => `PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = replace(sql, ${sqlText(from)}, ${sqlText(to)}) WHERE name = 'snapshot_tags';`;
+      // Another text for the same table: no difference.
+      assert.deepEqual(compareDatabases(db, copy('text', edit('(snapshot_id TEXT, tag TEXT NOT NULL)', '( "snapshot_id" TEXT /* ; */, [tag]\nTEXT NOT NULL) -- note'))), []);
+      const tag = (name: string, to: string) => compareDatabases(db, copy(name, edit('tag TEXT NOT NULL', to)));
+      assert.deepEqual(tag('collation', 'tag TEXT NOT NULL COLLATE NOCASE'),
+        ['table snapshot_tags: column tag differs (a: TEXT NOT NULL COLLATE BINARY; b: TEXT NOT NULL COLLATE NOCASE)']);
+      assert.deepEqual(tag('type', 'tag VARCHAR(9) NOT NULL'), ['table snapshot_tags: column tag differs (a: TEXT NOT NULL COLLATE BINARY; b: VARCHAR(9) NOT NULL COLLATE BINARY)']);
+      assert.deepEqual(tag('null', 'tag TEXT'), ['table snapshot_tags: column tag differs (a: TEXT NOT NULL COLLATE BINARY; b: TEXT COLLATE BINARY)']);
+      assert.deepEqual(tag('default', "tag TEXT NOT NULL DEFAULT 'x'"), ["table snapshot_tags: column tag differs (a: TEXT NOT NULL COLLATE BINARY; b: TEXT NOT NULL DEFAULT 'x' COLLATE BINARY)"]);
+      assert.deepEqual(compareDatabases(db, copy('generated', 'ALTER TABLE snapshot_tags ADD COLUMN shout AS (upper(tag))')),
+        ['table snapshot_tags: column shout only in b ((no type) generated (hidden=2))']);
+      assert.deepEqual(compareDatabases(db, copy('desc', "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = replace(sql, '(mtime)', '(mtime DESC)') WHERE name = 'agent_idx_files_mtime'")),
+        ['index agent_idx_files_mtime differs (a: INDEX (mtime COLLATE BINARY); b: INDEX (mtime COLLATE BINARY DESC))']);
+      assert.deepEqual(compareDatabases(db, copy('partial', 'CREATE INDEX p ON files (mtime) WHERE mtime > 0; CREATE INDEX e ON files (mtime + 1)')),
+        ['index e only in b', 'index p only in b']);
+      assert.deepEqual(compareDatabases(db, copy('unique', "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = replace(sql, 'k TEXT PRIMARY KEY', 'k TEXT UNIQUE') WHERE name = 'agent_state'")),
+        ['table agent_state: column k differs (a: TEXT pk=1 COLLATE BINARY; b: TEXT COLLATE BINARY)',
+          'table agent_state: primary key (k COLLATE BINARY) only in a', 'table agent_state: unique key (k COLLATE BINARY) only in b']);
+    });
   });
 }
 

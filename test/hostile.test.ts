@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as zlib from 'node:zlib';
 import { DirStore } from '../lib/stores/dir-store.ts';
 import { SnapmetaError, type ErrorCode } from '../lib/core/errors.ts';
 import { openExport } from '../lib/pipeline/open-export.ts';
@@ -24,7 +25,9 @@ import { buildFixture, type FixtureIds } from './support/fixtures.ts';
 import { startHarness, waitFor, type Harness } from './support/aws/harness.ts';
 import { exportExactly, hostileIndex } from './support/hostile/indexes.ts';
 import { prng, randomBytes } from './support/hostile/random.ts';
-import { hugeWindowFrame, manyTinyFrames, rleBomb, withLyingContentSize } from './support/hostile/zstd-bombs.ts';
+import {
+  blockBomb, COMPRESSED, hugeWindowFrame, manyTinyCompressedFrames, manyTinyFrames, RAW, RLE, rleBomb, withLyingContentSize,
+} from './support/hostile/zstd-bombs.ts';
 import { sqlite, sqliteValue } from './support/sqlite-cli.ts';
 
 let dir: ReturnType<typeof tempDir>;
@@ -140,9 +143,43 @@ describe('broken input', () => {
     await rejects(await compressFrame(randomBytes(prng(3), 10_000), 3), fixtures.v1.ids.full, 'NOT_SQLITE');
   });
 
-  it('zstd frames that ask for a 2 GiB window, or 100 000 tiny frames, are rejected with a code', async () => {
-    const results = [await outcome(hugeWindowFrame(), 'x', 8 << 20), await outcome(manyTinyFrames(100_000), 'x', 8 << 20)];
-    assert.deepEqual(results.map((r) => r.startsWith('plain') ? r : 'a code'), ['a code', 'a code']);
+  // Issue #14: a 400 KB frame asking for a 1 GiB window and holding 100 000
+  // one-byte RLE blocks ran past 120 s at 1.1 GB RSS (fzstd zeroed the window,
+  // then moved all of it once per block). Each is now refused from its headers.
+  it('zstd windows, blocks and frames that cost more than they yield are refused in milliseconds with their code, before any window is allocated', async (t) => {
+    const nodeHasZstd = typeof (zlib as unknown as Record<string, unknown>).zstdDecompress === 'function';
+    const cases: [string, Buffer, ErrorCode][] = [
+      ['1 GiB window, 100 000 one-byte RLE blocks (#14)', blockBomb({ windowLog: 30, blocks: 100_000, type: RLE }), 'INDEX_TOO_LARGE'],
+      ['2 GiB window, one byte', hugeWindowFrame(), 'INDEX_TOO_LARGE'],
+      ['144 MiB window, just over the bound', blockBomb({ windowLog: 27, mantissa: 1, blocks: 1, type: RLE }), 'INDEX_TOO_LARGE'],
+      ['128 MiB window (the bound), 100 000 one-byte RLE blocks', blockBomb({ windowLog: 27, blocks: 100_000, type: RLE }), 'CORRUPT'],
+      ['100 000 one-byte raw blocks', blockBomb({ windowLog: 23, blocks: 100_000, type: RAW }), 'CORRUPT'],
+      ['5 000 000 empty raw blocks, 8 MiB window', blockBomb({ windowLog: 23, blocks: 5_000_000, type: RAW, size: 0 }), 'CORRUPT'],
+      ['100 000 one-byte frames', manyTinyFrames(100_000), 'CORRUPT'],
+      ['1 000 000 one-byte compressed frames', manyTinyCompressedFrames(1_000_000), 'CORRUPT'],
+      // Node >= 22.15 inflates these within the limit (1 MB of 'A'); Node 20's addon cannot stop at one, so the frame is refused after 6 passes.
+      ['1 000 000 compressed blocks of one byte', blockBomb({ windowLog: 23, blocks: 1_000_000, type: COMPRESSED }), nodeHasZstd ? 'NOT_SQLITE' : 'INDEX_TOO_LARGE'],
+      ['128 MiB window (the bound), one byte', blockBomb({ windowLog: 27, blocks: 1, type: RLE }), 'NOT_SQLITE'],
+    ];
+    for (const [name, bytes, code] of cases) {
+      const rss = process.memoryUsage().rss;
+      const t0 = performance.now();
+      const got = await outcome(bytes, 'x', 1024 ** 3);
+      const ms = performance.now() - t0;
+      const grew = process.memoryUsage().rss - rss;
+      t.diagnostic(`${name}: ${bytes.byteLength} bytes, ${got} in ${ms.toFixed(1)} ms, RSS +${Math.round(grew / 2 ** 20)} MiB`);
+      assert.equal(got, code, name);
+      assert.ok(ms < 2_000, `${name}: ${ms} ms`);
+      assert.ok(grew < 128 << 20, `${name}: RSS grew by ${grew} bytes`);
+    }
+  });
+
+  it('the messages say what to do: recompress without --long=N, or with zstd', async () => {
+    const window = openExport(blockBomb({ windowLog: 30, blocks: 100_000, type: RLE }), { snapshotId: 'x' });
+    await assert.rejects(window, { code: 'INDEX_TOO_LARGE', message: /needs a 1024 MiB window, over the 128 MiB.*without --long=N/ });
+    const blocks = openExport(blockBomb({ windowLog: 27, blocks: 100_000, type: RLE }), { snapshotId: 'x' });
+    await assert.rejects(blocks, { code: 'CORRUPT', message: /blocks .* yield at most .*recompress the index with zstd/ });
+    await assert.rejects(openExport(manyTinyFrames(100_000), { snapshotId: 'x' }), { code: 'CORRUPT', message: /frames yield only .*as one stream/ });
   });
 });
 
@@ -193,30 +230,7 @@ describe('an upload carrying code: nothing runs, the export stays exact', () => 
     }
     assert.equal(sqliteValue(exact.restored, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'file_search%' OR name LIKE 'old_search%' OR name LIKE 'extents%'"), '0');
   });
-
-  it('an AUTOINCREMENT table (sqlite_sequence) and generated columns export exactly', async () => {
-    const { bytes, ids } = fixtures.v2;
-    const index = hostileIndex(dir.path, bytes, `
-      CREATE TABLE snapshot_events (id INTEGER PRIMARY KEY AUTOINCREMENT, snapshot_id TEXT, what TEXT,
-        shout TEXT GENERATED ALWAYS AS (upper(what)) VIRTUAL, len INTEGER AS (length(what)) STORED);
-      INSERT INTO snapshot_events (snapshot_id, what) SELECT id, 'started' FROM snapshots;
-      INSERT INTO snapshot_events (snapshot_id, what) SELECT id, 'finished' FROM snapshots;
-      ALTER TABLE files ADD COLUMN depth INTEGER AS (length(path) - length(replace(path, '/', '')));`);
-    const exact = await exportExactly(dir.path, keys, index.path, 'v2', ids.incremental);
-    assert.deepEqual(exact.diffs, []);
-    assert.equal(exact.result.rows.snapshot_events, 2);
-    assert.ok(exact.result.skippedTables.includes('sqlite_sequence'));
-    assert.equal(sqliteValue(exact.restored, "SELECT group_concat(shout || len, ',') FROM snapshot_events"), 'STARTED7,FINISHED8');
-  });
-
-  it('a CHECK or a DEFAULT that trips on the rows the export adds is rejected with a code, not retried', async () => {
-    const { bytes, ids } = fixtures.v1;
-    const check = hostileIndex(dir.path, bytes, "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = replace(sql, 'PRIMARY KEY (snapshot_id, blob_hash)', 'PRIMARY KEY (snapshot_id, blob_hash), CHECK (agent_verified = 1)') WHERE name = 'snapshot_blobs';");
-    // A constant DEFAULT just over SQLite's 1 GB value limit (a smaller one would fill the memory instead).
-    const bomb = hostileIndex(dir.path, bytes, "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = replace(sql, 'DEFAULT 0', 'DEFAULT (zeroblob(1000000001))') WHERE name = 'snapshot_blobs';");
-    const results = [await outcome(check.bytes, ids.dedupOnly), await outcome(bomb.bytes, ids.dedupOnly)];
-    assert.deepEqual(results.filter((r) => r.startsWith('plain')), []);
-  });
+  // Generated columns, CHECKs, DEFAULTs, collations, odd CREATE text: test/hostile-schema.test.ts.
 });
 
 describe('names that must not become keys', () => {

@@ -18,6 +18,7 @@ import {
   METRICS,
   NOTIFICATION_FILTER,
   QUEUE,
+  SILENT_HOURS,
   STAGING,
 } from '../lib/service/settings.ts';
 import { STAGING_OUTPUT_PREFIXES } from '../lib/core/keys.ts';
@@ -338,8 +339,7 @@ describe('recipients', () => {
   });
 });
 
-function roleDocument(s: Synth) {
-  const role = s.stack.pipeline.function.role!;
+function roleDocument(s: Synth, role: IConstruct = s.stack.pipeline.function.role!) {
   const [[, policy]] = s.ofType('AWS::IAM::Policy').filter(([, r]) => r.Properties.Roles.some((x: any) => x.Ref === s.id(role)));
   return policy.Properties.PolicyDocument;
 }
@@ -392,6 +392,26 @@ describe('least privilege', () => {
     }
   });
 
+  it('the fleet watch may only list the receipt folders and write its logs; it runs on a schedule', () => {
+    const s = created;
+    const staging = `<${s.id(s.stack.storage.stagingBucket)}.Arn>`;
+    assert.deepEqual(flatStatements(roleDocument(s, s.stack.fleetWatch.function.role!)), [
+      {
+        Sid: 'ListReceipts',
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: [staging],
+        Condition: { StringLike: { 's3:prefix': ['processed/', 'processed/*', 'rejected/', 'rejected/*'] } },
+      },
+      { Sid: 'WriteLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: [`<${s.id(s.stack.fleetWatch.node.findChild('Logs'))}.Arn>`] },
+    ]);
+    const env = s.props(s.stack.fleetWatch.function).Environment.Variables;
+    assert.deepEqual([env.SNAPMETA_SILENT_HOURS, env.POWERTOOLS_SERVICE_NAME], [String(SILENT_HOURS), METRICS.fleetService]);
+    const [[, rule]] = s.ofType('AWS::Events::Rule');
+    assert.equal(rule.Properties.ScheduleExpression, 'rate(1 hour)', `every ${ALARMS.fleetWatchMinutes} minutes`);
+    assert.deepEqual(rule.Properties.Targets.map((t: any) => t.Arn), [{ 'Fn::GetAtt': [s.id(s.stack.fleetWatch.function), 'Arn'] }]);
+  });
+
   it('agents may upload and read receipts only under their own host tag', () => {
     const [[, policy]] = created.ofType('AWS::IAM::ManagedPolicy');
     const staging = `<${created.id(created.stack.storage.stagingBucket)}.Arn>`;
@@ -431,6 +451,9 @@ describe('observability', () => {
       'Queue depth',
       'Age of oldest message (s)',
       'DLQ depth',
+      'Blobs the exports name, missing from the bucket',
+      'Hosts',
+      'Fleet watch errors',
       'Alarms',
     ]);
     const widget = (title: string) => body.widgets.find((w: any) => w.properties.title === title).properties;
@@ -456,6 +479,9 @@ describe('observability', () => {
     assert.deepEqual(names('Queue depth'), ['AWS/SQS ApproximateNumberOfMessagesVisible', 'AWS/SQS ApproximateNumberOfMessagesNotVisible']);
     assert.deepEqual(names('Age of oldest message (s)'), ['AWS/SQS ApproximateAgeOfOldestMessage']);
     assert.deepEqual(names('DLQ depth'), ['AWS/SQS ApproximateNumberOfMessagesVisible']);
+    assert.deepEqual(names('Blobs the exports name, missing from the bucket'), ['Snapmeta MissingBlobs', 'Snapmeta BlobCheckFailed']);
+    assert.deepEqual(names('Hosts'), ['Snapmeta SilentHosts', 'Snapmeta HostsSeen']);
+    assert.ok(widget('Hosts').metrics.every((m: any[]) => m.includes(METRICS.fleetService)), 'one count for the fleet, not a metric per host');
   });
 
   it('alarms (DLQ not empty, oldest message, errors) notify the SNS topic', () => {
@@ -496,6 +522,12 @@ describe('observability', () => {
       name: 'ExportFailed',
       dims: [{ Name: 'service', Value: METRICS.service }],
       threshold: ALARMS.exportFailures,
+    });
+    assert.deepEqual(pick(alarms.BlobsMissing), { ns: 'Snapmeta', name: 'MissingBlobs', dims: [{ Name: 'service', Value: METRICS.service }], threshold: 1 });
+    assert.deepEqual(pick(alarms.HostsSilent), { ns: 'Snapmeta', name: 'SilentHosts', dims: [{ Name: 'service', Value: METRICS.fleetService }], threshold: 1 });
+    assert.equal(alarms.HostsSilent.Period ?? alarms.HostsSilent.Metrics?.[0].MetricStat.Period, ALARMS.fleetWatchMinutes * 60);
+    assert.deepEqual(pick(alarms.FleetWatchErrors), {
+      ns: 'AWS/Lambda', name: 'Errors', dims: [{ Name: 'FunctionName', Value: { Ref: created.id(created.stack.fleetWatch.function) } }], threshold: 1,
     });
     assert.equal(created.ofType('AWS::SNS::Subscription').length, 0);
     const [[, sub]] = imported.ofType('AWS::SNS::Subscription');

@@ -481,7 +481,7 @@ describe('recipients kept in SSM', () => {
     const s3 = createS3Client(localConnection(server.endpoint));
     const logs: string[] = [];
     const handler = createExportHandler({ config, s3, logger: new StreamLogger((line) => logs.push(line)) });
-    const { bytes, ids } = await fixture('ssm1.example.com', { snapshots: 5 });
+    const { bytes, ids } = await fixture('ssm1.example.com', { snapshots: 6 });
     const exportTo = async (id: string) => {
       const key = `incoming/ssm1/${id}.db`;
       await s3.send(new PutObjectCommand({ Bucket: STAGING, Key: key, Body: bytes }));
@@ -501,23 +501,32 @@ describe('recipients kept in SSM', () => {
       value = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
       now += 121_000;
       assert.deepEqual(await exportTo(ids[3]), { first: false, second: true }, 'SSM failing: the last good list');
+      value = 'not-a-recipient-but-maybe-a-password';
+      now += 121_000;
+      assert.deepEqual(await exportTo(ids[4]), { first: false, second: true }, 'something else in the parameter: the last good list');
       value = secret;
       now += 121_000;
-      assert.deepEqual(await exportTo(ids[4]), { first: false, second: true }, 'a private key in the parameter: the last good list');
-      assert.equal(reads, 4, 'read at start, then once an interval has passed');
+      assert.deepEqual(await exportTo(ids[5]), { first: false, second: true }, 'a private key in the parameter: the last good list');
+      assert.equal(reads, 5, 'read at start, then once an interval has passed');
       const warnings = logs.map((l) => JSON.parse(l)).filter((l) => l.level === 'WARN' && /recipients/.test(l.message));
       assert.deepEqual(warnings.map((w) => [w.message, w.error, w.parameter, w.recipients]), [
         ['the recipients parameter could not be re-read; the last good list is kept', 'ThrottlingException', '/snapmeta/age-recipients', 1],
         ['the recipients parameter could not be re-read; the last good list is kept', 'BAD_ARGUMENT', '/snapmeta/age-recipients', 1],
+        ['the recipients parameter could not be re-read; the last good list is kept', 'BAD_ARGUMENT', '/snapmeta/age-recipients', 1],
       ]);
-      for (const shown of [secret, secret.slice(0, 20), first.recipient, second.recipient]) {
+      for (const shown of [secret, secret.slice(0, 20), 'not-a-recipient', first.recipient, second.recipient]) {
         assert.ok(!logs.some((l) => l.includes(shown)), 'no recipient and no parameter value in the logs');
       }
       // At cold start a bad value stops the start-up, without showing it either.
       await assert.rejects(loadExportConfig(env, async () => secret), (err: Error) => {
         assert.equal((err as { code?: string }).code, 'BAD_ARGUMENT');
-        assert.match(err.message, /the SSM parameter \/snapmeta\/age-recipients holds no valid age recipient list/);
+        assert.match(err.message, /SSM parameter \/snapmeta\/age-recipients holds an age identity \(a private key\)/);
         assert.ok(!err.message.includes('SECRET'), err.message);
+        return true;
+      });
+      await assert.rejects(loadExportConfig(env, async () => 'hunter2-not-a-recipient'), (err: Error) => {
+        assert.match(err.message, /SSM parameter \/snapmeta\/age-recipients holds something other than age1… public keys; it is not shown/);
+        assert.ok(!err.message.includes('hunter2'), err.message);
         return true;
       });
     } finally {

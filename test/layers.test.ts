@@ -32,7 +32,7 @@ const LAYERS: Layer[] = [
   { folder: 'infra', may: ['infra', 'lib/service', 'lib/core', 'lib/codecs'], owns: /^(aws-cdk-lib|constructs|cdk-nag|esbuild)(\/|$)/ },
   { folder: 'local', may: ['local', 'functions', ...LIB] },
   { folder: 'cli', may: ['cli', 'local', 'functions', 'lib/sample', ...LIB] },
-  { folder: 'bench', may: ['bench', 'cli', 'functions', 'infra/bundle.ts', 'lib/sample', 'test/support', ...LIB] },
+  { folder: 'bench', may: ['bench', 'cli', 'local', 'functions', 'infra/bundle.ts', 'lib/sample', 'test/support', ...LIB] },
 ];
 
 const IMPURE = /^(@aws-sdk\/|(node:)?fs(\/promises)?$)/;

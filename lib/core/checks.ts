@@ -11,6 +11,7 @@
 // at about the cost of the export again (more than that from 500 MB up).
 import { SnapmetaError } from './errors.ts';
 import type { SchemaTable } from './layout.ts';
+import { BUILT_IN_COLLATIONS } from './schema-text.ts';
 import { all, scalar, type Database, type SqlValue } from './sqlite.ts';
 import { ident } from './sql-text.ts';
 
@@ -53,13 +54,17 @@ interface UniqueIndex {
   keys: { column: string; coll: string }[];
 }
 
-/** The full (not partial) unique indexes of a main-schema table whose keys are all plain columns. */
+/**
+ * The full (not partial) unique indexes of a main-schema table whose keys are
+ * all plain columns compared by a collation SQLite has: a probe evaluates
+ * nothing of the upload's (no expression, no WHERE, no unknown collation).
+ */
 export function uniqueIndexes(db: Database, table: string): UniqueIndex[] {
   const found: UniqueIndex[] = [];
   const indexes = all(db, `SELECT name FROM main.pragma_index_list(?) WHERE "unique" AND NOT partial ORDER BY name`, [table]) as [string][];
   for (const [index] of indexes) {
-    const keys = all(db, `SELECT cid, name, coll FROM main.pragma_index_xinfo(?) WHERE key ORDER BY seqno`, [index]) as [number, string, string][];
-    if (keys.length === 0 || keys.some(([cid]) => cid < 0)) continue;
+    const keys = all(db, `SELECT cid, name, upper(coll) FROM main.pragma_index_xinfo(?) WHERE key ORDER BY seqno`, [index]) as [number, string, string][];
+    if (keys.length === 0 || keys.some(([cid, , coll]) => cid < 0 || !BUILT_IN_COLLATIONS.has(coll))) continue;
     found.push({ index, keys: keys.map(([, column, coll]) => ({ column, coll })) });
   }
   return found;

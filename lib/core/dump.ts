@@ -5,7 +5,8 @@
 import { SnapmetaError } from './errors.ts';
 import { DAMAGED, uniqueIndexProbes } from './checks.ts';
 import type { Plan } from './prune.ts';
-import { all, type Database, type SqlValue, type Statement } from './sqlite.ts';
+import { literalDefault } from './schema-text.ts';
+import { all, scalar, type Database, type SqlValue, type Statement } from './sqlite.ts';
 import { ident, sqlText } from './sql-text.ts';
 
 const HEADER = 'PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n';
@@ -27,10 +28,11 @@ export function* dumpSql(db: Database, plan: Plan, onRows?: (p: DumpProgress) =>
   const rowsTotal = plan.tables.reduce((sum, t) => sum + t.rows, 0);
   let rowsDone = 0;
   yield encoder.encode(HEADER);
-  for (const { table, source, keep, key, rows } of plan.tables) {
-    yield encoder.encode(`${table.sql};\n`);
+  for (const { table, create, source, keep, key, rows } of plan.tables) {
+    yield encoder.encode(`${create};\n`);
     if (rows === 0) continue;
-    const target = bareName(table.name) + (table.hasGenerated ? `(${table.columns.map(ident).join(',')})` : '');
+    // The exported table has exactly the stored columns, in order.
+    const target = bareName(table.name);
     const values = table.columns.map((c) => `quote(t.${ident(c)})`).join(`||','||`);
     const line = `'INSERT INTO ' || ${sqlText(target)} || ' VALUES(' || ${values || "''"} || ');'`;
     // Keyset paging over the kept rowids; the next start travels as text so
@@ -43,11 +45,11 @@ export function* dumpSql(db: Database, plan: Plan, onRows?: (p: DumpProgress) =>
     // string literal, so CRs are spelled char(13) outside the quotes. Only a
     // quoted text value can hold one, so one replace() per batch does it.
     const batch = `replace(group_concat(${line}, char(10)), char(13), '''||char(13)||''') || char(10)`;
-    // A NULL in a NOT NULL column can only come from a damaged record, and its
-    // INSERT would stop a restore: counted in the same pass, and refused.
+    // A NULL in a NOT NULL column would stop a restore at its INSERT: counted
+    // in the same pass, and refused (nullError says why it is there).
     const notNull = (all(db, `SELECT name FROM pragma_table_xinfo(?, 'main') WHERE "notnull" AND hidden = 0`, [table.name]) as [string][])
-      .map(([c]) => `t.${ident(c)} IS NULL`);
-    const nulls = notNull.length ? `sum(${notNull.join(' OR ')})` : '0';
+      .map(([c]) => c);
+    const nulls = notNull.length ? `sum(${notNull.map((c) => `t.${ident(c)} IS NULL`).join(' OR ')})` : '0';
     // Rows that disagree with a unique index, counted in the same pass. A temp
     // source was filled through its own constraints, which SQLite enforced.
     const probes = source.startsWith('temp.') ? [] : uniqueIndexProbes(db, table, source, key);
@@ -74,7 +76,7 @@ export function* dumpSql(db: Database, plan: Plan, onRows?: (p: DumpProgress) =>
       while (done < rows) {
         const [next, count, text, nullCount, ...astray] = step(asText, from);
         if (!count) break;
-        if (nullCount) throw new SnapmetaError('CORRUPT', `table ${table.name} has a NULL in a NOT NULL column: the index database is damaged`);
+        if (nullCount) throw nullError(db, table.name, notNull, `FROM ${keep} k JOIN ${source} AS t ON t.${ident(table.rowid!)} = k.r`);
         const off = astray.findIndex((n) => n);
         if (off >= 0) {
           throw new SnapmetaError('CORRUPT', `table ${table.name} disagrees with its unique index ${probes[off].index}: a damaged page changed a row or its index entry: ${DAMAGED}`);
@@ -95,6 +97,21 @@ export function* dumpSql(db: Database, plan: Plan, onRows?: (p: DumpProgress) =>
   }
   for (const sql of plan.indexes) yield encoder.encode(`${sql};\n`);
   yield encoder.encode(FOOTER);
+}
+
+/**
+ * Which NOT NULL column holds a NULL, and why: a damaged record, or rows
+ * older than a column added with an expression DEFAULT, which SQLite does not
+ * evaluate when it reads them (nor do we). `rows`: FROM … of the kept rows.
+ */
+function nullError(db: Database, table: string, notNull: string[], rows: string): SnapmetaError {
+  const column = notNull.find((c) => Number(scalar(db, `SELECT count(*) ${rows} WHERE t.${ident(c)} IS NULL`)) > 0) ?? notNull[0];
+  const dflt = scalar(db, `SELECT dflt_value FROM pragma_table_xinfo(?, 'main') WHERE name = ?`, [table, column]);
+  if (typeof dflt === 'string' && literalDefault(dflt) === undefined) {
+    return new SnapmetaError('UNSAFE_SCHEMA', `table ${JSON.stringify(table)}, column ${JSON.stringify(column)}: NOT NULL, yet rows older than the column read NULL, `
+      + `as SQLite does not evaluate its DEFAULT ${dflt.slice(0, 60)} when reading them; the export cannot write them so that every restore reads them back`);
+  }
+  return new SnapmetaError('CORRUPT', `table ${table} has a NULL in NOT NULL column ${column}: the index database is damaged`);
 }
 
 /** One row of a statement for one binding; the statement is ready for the next. */

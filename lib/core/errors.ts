@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   'UNNAMED_SNAPSHOT_ID',
   'ALREADY_PUBLISHED',
   'BAD_ARGUMENT',
+  'UNSAFE_SCHEMA',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,7 +1,7 @@
 // Turning an uploaded object into the bytes of a plain SQLite database, with
 // the specific errors an operator needs: not SQLite at all, truncated, too big.
 import { SnapmetaError } from './errors.ts';
-import { DecompressedTooLarge, ZstdFormatError, decompressBounded, isZstd } from '../codecs/zstd.ts';
+import { DecompressedTooLarge, ZstdFormatError, ZstdWindowTooLarge, decompressBounded, isZstd } from '../codecs/zstd.ts';
 
 /** Node's own ceiling for one Buffer (4 GiB here): sql.js keeps the database in one. */
 export const HARD_MAX_INDEX_BYTES = 4 * 1024 ** 3 - 1;
@@ -10,28 +10,38 @@ const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 
 /**
  * Plain SQLite bytes from an upload: zstd is recognised by its magic number
- * (never by name) and inflated no further than maxBytes.
+ * (never by name) and inflated no further than maxBytes; an aborted signal
+ * stops it between zstd frames with its reason (a transient error).
  */
-export async function sqliteBytes(input: Uint8Array, maxBytes = HARD_MAX_INDEX_BYTES): Promise<Uint8Array> {
+export async function sqliteBytes(input: Uint8Array, maxBytes = HARD_MAX_INDEX_BYTES, signal?: AbortSignal): Promise<Uint8Array> {
   let bytes = input;
   if (isZstd(input)) {
     try {
-      bytes = await decompressBounded(input, maxBytes);
+      bytes = await decompressBounded(input, maxBytes, signal);
     } catch (err) {
-      if (err instanceof DecompressedTooLarge) {
-        throw new SnapmetaError('INDEX_TOO_LARGE', `the zstd-compressed index decompresses to more than the limit of ${maxBytes} bytes`);
-      }
-      // The frames parsed, so anything the decoder rejects is damage (allocation failures aside).
-      if (err instanceof ZstdFormatError || !(err instanceof RangeError)) {
-        throw new SnapmetaError('CORRUPT', `the zstd-compressed index is damaged: ${(err as Error).message}`);
-      }
-      throw err;
+      throw signal?.aborted && err === signal.reason ? err : zstdError(err);
     }
   } else if (input.byteLength > maxBytes) {
     throw new SnapmetaError('INDEX_TOO_LARGE', `the index is ${input.byteLength} bytes, over the limit of ${maxBytes}`);
   }
   checkHeader(bytes);
   return bytes;
+}
+
+/**
+ * A size or a window over our limits is INDEX_TOO_LARGE: the stream may be
+ * valid, but asks for more than any decoder here is given, and the agent fixes
+ * it by recompressing. Anything else the headers or the decoder refuse is
+ * CORRUPT (allocation failures aside: those stay transient).
+ */
+function zstdError(err: unknown): unknown {
+  if (err instanceof DecompressedTooLarge || err instanceof ZstdWindowTooLarge) {
+    return new SnapmetaError('INDEX_TOO_LARGE', `the zstd-compressed index ${err.message}`);
+  }
+  if (err instanceof ZstdFormatError || !(err instanceof RangeError)) {
+    return new SnapmetaError('CORRUPT', `the zstd-compressed index is damaged: ${(err as Error).message}`);
+  }
+  return err;
 }
 
 /** The 100-byte SQLite header tells us NOT_SQLITE vs a truncated file before SQLite tries. */

@@ -6,6 +6,7 @@
 // are checked here, once, before they become parts of any key.
 import { sha256, sha256Hex } from '../codecs/hash.ts';
 import { SnapmetaError } from './errors.ts';
+import { holdsIdentity, redactSecrets } from './secrets.ts';
 
 export const STAGING_PREFIX = 'incoming/';
 export const INDEX_SUFFIXES = ['.db.zst', '.db'] as const;
@@ -41,7 +42,7 @@ export function decodeEventKey(encoded: string): string {
   try {
     return decodeURIComponent(encoded.replace(/\+/g, ' '));
   } catch {
-    throw new SnapmetaError('BAD_KEY', `the event's object key ${JSON.stringify(encoded)} is not valid URL encoding`);
+    throw new SnapmetaError('BAD_KEY', `the event's object key ${JSON.stringify(redactSecrets(encoded))} is not valid URL encoding`);
   }
 }
 
@@ -111,12 +112,13 @@ export function keySegmentProblem(value: string, maxBytes: number): string | und
     : value.includes('\\') ? 'contains "\\"'
     : value.includes('%') ? 'contains "%"'
     : CONTROL.test(value) ? 'contains a control character'
+    : holdsIdentity(value) ? 'holds an age identity (a private key)'
     : Buffer.byteLength(value) > maxBytes ? `is longer than ${maxBytes} bytes`
     : undefined;
 }
 
 function badKey(key: string, why: string): SnapmetaError {
-  return new SnapmetaError('BAD_KEY', `bad staging key ${JSON.stringify(key)}: ${why}`);
+  return new SnapmetaError('BAD_KEY', `bad staging key ${JSON.stringify(redactSecrets(key))}: ${why}`);
 }
 
 /**
@@ -143,7 +145,7 @@ export interface MetadataKeys {
 /** Where a snapshot's export lives under `prefix` ('' or ending in '/'). */
 export function metadataKeys(prefix: string, snapshotId: string, scheme: KeyScheme = 'plain'): MetadataKeys {
   const problem = keySegmentProblem(snapshotId, MAX_SNAPSHOT_ID_BYTES);
-  if (problem) throw new SnapmetaError('BAD_KEY', `snapshot id ${JSON.stringify(snapshotId.slice(0, 80))} ${problem}, so it cannot name an output key`);
+  if (problem) throw new SnapmetaError('BAD_KEY', `snapshot id ${JSON.stringify(redactSecrets(snapshotId).slice(0, 80))} ${problem}, so it cannot name an output key`);
   const key = scheme === 'hashed' ? hashedSnapshotKey(snapshotId) : snapshotId;
   const dir = `${prefix}${METADATA_PREFIX}${key}/`;
   return { key, dir, dbKey: `${dir}${DB_FILE}`, manifestKey: `${dir}${MANIFEST_FILE}` };

@@ -63,55 +63,44 @@ export const LAYOUTS: readonly Layout[] = [
   },
 ];
 
-/** A table of the uploaded database as sqlite_schema describes it. */
+/** A table of the uploaded database, as SQLite's own pragmas classify it. */
 export interface SchemaTable {
   name: string;
-  sql: string;
-  /** Declared columns, without hidden or generated ones. */
+  /** pragma_table_list's type: a virtual table's columns are never read (its module may be absent). */
+  kind: 'table' | 'virtual' | 'shadow';
+  /** Stored columns in order, without hidden or generated ones (reading a VIRTUAL one evaluates it). */
   columns: string[];
-  hasGenerated: boolean;
-  virtual: boolean;
   withoutRowid: boolean;
+  /** A STRICT table: its types are checked, and "ANY" keeps every value as given. */
+  strict: boolean;
   /** The name that reaches the rowid (a column may shadow "rowid"). */
   rowid: string | undefined;
 }
 
 export interface Schema {
+  /** Tables in schema order (views are not tables). */
   tables: SchemaTable[];
-  /** CREATE INDEX statements by (lower-case) table name, in schema order. */
-  indexes: Map<string, string[]>;
-  triggers: string[];
 }
 
+/**
+ * The tables of the upload, classified by pragma_table_list and
+ * pragma_table_xinfo: SQLite's parse of the schema, not our reading of its
+ * text (which comments and quoting can disguise).
+ */
 export function readSchema(db: Database): Schema {
-  const tables: SchemaTable[] = [];
-  const indexes = new Map<string, string[]>();
-  const triggers: string[] = [];
-  const rows = all(db, "SELECT type, name, tbl_name, sql FROM main.sqlite_schema ORDER BY rowid");
-  for (const [type, name, tblName, sql] of rows as [string, string, string, string | null][]) {
-    if (type === 'index' && sql) {
-      const key = tblName.toLowerCase();
-      indexes.set(key, [...(indexes.get(key) ?? []), sql]);
-    } else if (type === 'trigger') {
-      triggers.push(name);
-    } else if (type === 'table' && sql) {
-      const virtual = /^CREATE\s+VIRTUAL\s+TABLE/i.test(sql);
-      const withoutRowid = /\)\s*WITHOUT\s+ROWID\s*(,|$)/i.test(sql) || /\bWITHOUT\s+ROWID\s*$/i.test(sql);
-      let columns: string[] = [];
-      let hasGenerated = false;
-      if (!virtual) {
-        // table_xinfo: hidden 2/3 are generated columns, which INSERT must not name.
-        for (const [colName, hidden] of all(db, `SELECT name, hidden FROM pragma_table_xinfo(?, 'main')`, [name]) as [string, number][]) {
-          if (hidden === 0) columns.push(colName);
-          else hasGenerated = true;
-        }
-      }
-      const lower = new Set(columns.map((c) => c.toLowerCase()));
-      const rowid = withoutRowid ? undefined : ['rowid', '_rowid_', 'oid'].find((r) => !lower.has(r));
-      tables.push({ name, sql, columns, hasGenerated, virtual, withoutRowid, rowid });
-    }
-  }
-  return { tables, indexes, triggers };
+  const rows = all(db, `SELECT l.name, l.type, l.wr, l.strict FROM main.sqlite_schema s
+    JOIN pragma_table_list l ON l.schema = 'main' AND l.name = s.name
+    WHERE s.type = 'table' AND l.type IN ('table', 'virtual', 'shadow') ORDER BY s.rowid`) as [string, SchemaTable['kind'], number, number][];
+  const tables = rows.map(([name, kind, wr, strict]): SchemaTable => {
+    // hidden: 1 for a virtual table's hidden columns, 2/3 for generated ones.
+    const info = kind === 'table' ? all(db, `SELECT name, hidden FROM pragma_table_xinfo(?, 'main')`, [name]) as [string, number][] : [];
+    const columns = info.filter(([, hidden]) => hidden === 0).map(([column]) => column);
+    const names = new Set(info.map(([column]) => column.toLowerCase()));
+    const withoutRowid = wr === 1;
+    const rowid = withoutRowid || kind !== 'table' ? undefined : ['rowid', '_rowid_', 'oid'].find((r) => !names.has(r));
+    return { name, kind, columns, withoutRowid, strict: strict === 1, rowid };
+  });
+  return { tables };
 }
 
 export function findTable(schema: Schema, name: string): SchemaTable | undefined {
@@ -122,8 +111,8 @@ function missingFor(schema: Schema, layout: Layout): string[] {
   const missing: string[] = [];
   for (const [table, cols] of Object.entries(layout.tables)) {
     const found = findTable(schema, table);
-    if (!found) {
-      missing.push(`table ${table}`);
+    if (!found || found.kind !== 'table') {
+      missing.push(found ? `table ${table} (${found.name} is a ${found.kind} table)` : `table ${table}`);
       continue;
     }
     const have = new Set(found.columns.map((c) => c.toLowerCase()));
@@ -143,8 +132,9 @@ export function detectLayout(schema: Schema): Layout {
   }
   for (const table of Object.keys(best.layout.tables)) {
     const t = findTable(schema, table)!;
-    if (t.virtual || !t.rowid) {
-      throw new SnapmetaError('UNKNOWN_LAYOUT', `table ${table} is ${t.virtual ? 'a virtual table' : 'WITHOUT ROWID'}, which the ${best.layout.name} layout does not allow`);
+    if (!t.rowid) {
+      const what = t.withoutRowid ? 'WITHOUT ROWID' : 'without a name for its rowid';
+      throw new SnapmetaError('UNKNOWN_LAYOUT', `table ${table} is ${what}, which the ${best.layout.name} layout does not allow`);
     }
   }
   return best.layout;

@@ -35,6 +35,8 @@ export interface Manifest {
   /** Left out under the hashed scheme, which must not show host or time. */
   snapshot?: { hostname: string; started_at: number | null; completed_at: number | null };
   skipped_tables: string[];
+  /** What the exported schema leaves out of the upload's; absent when nothing. */
+  schema_changes?: string[];
   warnings: string[];
   generator: string;
 }
@@ -60,6 +62,7 @@ export function buildManifest(input: ManifestInput, now = new Date()): Manifest 
     source: input.source,
     ...(input.key_scheme === 'hashed' || !input.snapshot ? {} : { snapshot: input.snapshot }),
     skipped_tables: input.skipped_tables,
+    ...(input.schema_changes?.length ? { schema_changes: input.schema_changes } : {}),
     warnings: input.warnings,
     generator: GENERATOR,
   };

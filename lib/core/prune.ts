@@ -4,14 +4,21 @@
 // dump then reads only those rows. Deleting the other snapshots row by row is
 // what makes the native pipeline slow. The upload itself is never written, so
 // none of its triggers runs and sql.js never has to grow (copy) its file.
+// The exported schema is written from SQLite's description of the upload
+// (lib/core/table-shape.ts), and read first: a schema the export refuses
+// costs no pruning.
 import { SnapmetaError } from './errors.ts';
 import { findTable, type Layout, type Schema, type SchemaTable } from './layout.ts';
 import { checkSelections, isBinaryKeyOn, uniqueIndexes, type Selection } from './checks.ts';
+import { createIndexSql, createTableSql, type TableShape } from './schema-text.ts';
+import { describeTable, type DescribedTable } from './table-shape.ts';
 import { all, run, scalar, type Database, type SqlValue } from './sqlite.ts';
 import { ident, sqlText } from './sql-text.ts';
 
 export interface KeptTable {
   table: SchemaTable;
+  /** The export's CREATE TABLE (lib/core/schema-text.ts). */
+  create: string;
   /** Where the rows are read: the upload's table, or a temp table with the same columns. */
   source: string;
   /** Temp table of the kept rowids of source, in the order they are dumped. */
@@ -24,9 +31,11 @@ export interface KeptTable {
 export interface Plan {
   /** Exported tables in schema order, with their kept rows. */
   tables: KeptTable[];
-  /** CREATE INDEX statements of the exported tables. */
+  /** CREATE INDEX statements of the exported tables, written from their shapes. */
   indexes: string[];
   skippedTables: string[];
+  /** What the exported schema leaves out of the upload's, one line each. */
+  schemaChanges: string[];
   blobs: string[];
   /** Compressed size per kept blob hash, where the layout has sizes and the row holds one. */
   blobSizes?: Record<string, number>;
@@ -34,10 +43,8 @@ export interface Plan {
   snapshot: { id: string; hostname: string; startedAt: number | null; completedAt: number | null };
 }
 
-/** Snapshot-scoped tables every layout prunes by its own rules, not just by snapshot_id. */
-const SPECIAL = new Set(['snapshots', 'snapshot_files', 'snapshot_blobs']);
-
 export function buildPlan(db: Database, schema: Schema, layout: Layout, snapshotId: string): Plan {
+  const { exported, skippedTables, shapes } = exportedSchema(db, schema, layout);
   const snapshot = findSnapshot(db, snapshotId);
   const q = (name: string) => `main.${ident(findTable(schema, name)!.name)}`;
   const rid = (name: string) => ident(findTable(schema, name)!.rowid!);
@@ -94,32 +101,50 @@ export function buildPlan(db: Database, schema: Schema, layout: Layout, snapshot
 
   const warnings = collectWarnings(db, q, rid, L,
     { sf, fileKeys, chunkKeys, blobKeys, bl, ch, chunksTable: findTable(schema, 'chunks')!.name });
-  const { added, own } = backfillSnapshotBlobs(db, findTable(schema, 'snapshot_blobs')!, q, rid, L, snapshotId, bl);
+  const { added, own } = backfillSnapshotBlobs(db, shapes.get('snapshot_blobs')!.shape, q, rid, L, snapshotId, bl);
   selections.push(own);
   run(db, `INSERT INTO ${keepTable('snapshot_blobs', added)} SELECT ${rid('snapshot_blobs')} FROM ${added} ORDER BY 1`);
 
-  const exported: KeptTable[] = [];
+  const tables: KeptTable[] = [];
+  for (const table of exported) {
+    const lower = table.name.toLowerCase();
+    // v2 uploads, and agents' own snapshot-scoped tables: the rows of S.
+    if (!keepOf.has(lower)) select(lower, 'snapshot_id', '= ?', s);
+    tables.push({ table, create: createTableSql(shapes.get(lower)!.shape), ...keepOf.get(lower)!, rows: 0 });
+  }
+  checkSelections(db, selections);
+  for (const t of tables) t.rows = Number(scalar(db, `SELECT count(*) FROM ${t.keep}`));
+
+  const { blobs, blobSizes } = keptBlobs(db, bl, q('blobs'), rid('blobs'), L.blobSize);
+  const described = exported.map((t) => shapes.get(t.name.toLowerCase())!);
+  const indexes = described.flatMap(({ shape }) => shape.indexes.map((index) => createIndexSql(shape, index)));
+  const schemaChanges = described.flatMap((d) => d.changes);
+  return { tables, indexes, skippedTables, schemaChanges, blobs, blobSizes, warnings, snapshot };
+}
+
+/**
+ * The tables the export holds, in schema order: the layout's, and every
+ * other rowid table with a snapshot_id column (v2 uploads, agents' own).
+ * Each is described, and refused if it cannot be written, before any pruning.
+ */
+function exportedSchema(db: Database, schema: Schema, layout: Layout) {
+  const exported: SchemaTable[] = [];
   const skippedTables: string[] = [];
+  const shapes = new Map<string, DescribedTable>();
   for (const table of schema.tables) {
     const lower = table.name.toLowerCase();
-    const kept = keepOf.get(lower);
-    if (kept) {
-      exported.push({ table, ...kept, rows: 0 });
-    } else if (!SPECIAL.has(lower) && !table.virtual && table.rowid && !lower.startsWith('sqlite_')
-      && table.columns.some((c) => c.toLowerCase() === 'snapshot_id')) {
-      // v2 uploads, and agents' own snapshot-scoped tables: the rows of S.
-      select(lower, 'snapshot_id', '= ?', s);
-      exported.push({ table, ...keepOf.get(lower)!, rows: 0 });
+    const known = Object.hasOwn(layout.tables, lower);
+    if (known || (table.kind === 'table' && table.rowid && !lower.startsWith('sqlite_')
+      && table.columns.some((c) => c.toLowerCase() === 'snapshot_id'))) {
+      // The pruning compares these columns: they must use a collation SQLite has.
+      const compared = new Set([...(known ? layout.tables[lower] : []), 'snapshot_id']);
+      shapes.set(lower, describeTable(db, table, compared));
+      exported.push(table);
     } else {
       skippedTables.push(table.name);
     }
   }
-  checkSelections(db, selections);
-  for (const t of exported) t.rows = Number(scalar(db, `SELECT count(*) FROM ${t.keep}`));
-
-  const { blobs, blobSizes } = keptBlobs(db, bl, q('blobs'), rid('blobs'), L.blobSize);
-  const indexes = exported.flatMap((t) => schema.indexes.get(t.table.name.toLowerCase()) ?? []);
-  return { tables: exported, indexes, skippedTables, blobs, blobSizes, warnings, snapshot };
+  return { exported, skippedTables, shapes };
 }
 
 /** The finished kept blobs' hashes, sorted, with their compressed sizes where the layout and the row have one. */
@@ -154,64 +179,65 @@ type Q = (name: string) => string;
 
 /**
  * Exactly one snapshot_blobs row of S per kept blob: S's own rows, plus one
- * for each kept blob S has none for. They are gathered in a temp table made
- * from the upload's own CREATE TABLE, so SQLite applies the columns' defaults
- * and constraints as it would in the upload. Returns that table, and how S's
- * own rows were selected.
+ * for each kept blob S has none for. They are gathered in a temp table of our
+ * own making, from the columns (lib/core/schema-text.ts): the upload's types,
+ * NOT NULL, literal defaults and keys with built-in collations, and none of
+ * its CHECK or DEFAULT expressions, which would run for every row. Returns
+ * that table, and how S's own rows were selected.
  */
-function backfillSnapshotBlobs(db: Database, table: SchemaTable, q: Q, rid: Q, L: Layout, snapshotId: string, bl: string): { added: string; own: Selection } {
+function backfillSnapshotBlobs(db: Database, shape: TableShape, q: Q, rid: Q, L: Layout, snapshotId: string, bl: string): { added: string; own: Selection } {
   const added = 'temp.snapmeta_snapshot_blobs';
-  checkLiteralDefaults(db, table);
-  run(db, tempClone(table.sql, added));
-  const cols = table.columns.map(ident).join(', ');
+  // No NOT NULL: a NULL S's own rows carry is the dump's to report, with the
+  // column (checkFillable covers the rows added here).
+  run(db, createTableSql(shape, { name: added, foreignKeys: false, notNull: false }));
+  // Its unique indexes too, so a row the restore would refuse is refused here.
+  shape.indexes.filter((i) => i.unique).forEach((index, n) => run(db, createIndexSql(shape, index, `temp.snapmeta_snapshot_blobs_u${n}`, 'snapmeta_snapshot_blobs')));
+  const cols = shape.columns.map((c) => ident(c.name)).join(', ');
   const keptBlobKeys = `SELECT b.${ident(L.blobKey)} FROM ${bl} k JOIN ${q('blobs')} b ON b.${rid('blobs')} = k.r`;
   // S's own rows keep their rowids; new ones are numbered as SQLite numbers them
   // after the native pipeline's DELETEs, in blob order.
   const where = `snapshot_id = ? AND ${ident(L.blobRef)} IN (${keptBlobKeys})`;
   run(db, `INSERT INTO ${added} (${rid('snapshot_blobs')}, ${cols}) SELECT ${rid('snapshot_blobs')}, ${cols} FROM ${q('snapshot_blobs')}
            WHERE ${where} ORDER BY 1`, [snapshotId]);
-  const own: Selection = { table: table.name, found: db.getRowsModified(), from: q('snapshot_blobs'), where, params: [snapshotId] };
+  const own: Selection = { table: shape.name, found: db.getRowsModified(), from: q('snapshot_blobs'), where, params: [snapshotId] };
   run(db, `CREATE INDEX temp.snapmeta_snapshot_blobs_ref ON snapmeta_snapshot_blobs (${ident(L.blobRef)})`);
   const withHash = L.blobRef !== 'blob_hash';
+  const missing = `FROM ${bl} k JOIN ${q('blobs')} b ON b.${rid('blobs')} = k.r
+           WHERE b.blob_hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${added} x WHERE x.${ident(L.blobRef)} = b.${ident(L.blobKey)})`;
+  checkFillable(db, shape, [L.blobRef, ...(withHash ? ['blob_hash'] : [])], missing);
   run(db, `INSERT INTO ${added} (${rid('snapshot_blobs')}, snapshot_id, ${ident(L.blobRef)}${withHash ? ', blob_hash' : ''})
-           SELECT ${nextRowid(table, added)} + row_number() OVER (ORDER BY k.r),
+           SELECT ${nextRowid(shape, rid('snapshot_blobs'), added)} + row_number() OVER (ORDER BY k.r),
                   ?, b.${ident(L.blobKey)}${withHash ? ', b.blob_hash' : ''}
-           FROM ${bl} k JOIN ${q('blobs')} b ON b.${rid('blobs')} = k.r
-           WHERE b.blob_hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${added} x WHERE x.${ident(L.blobRef)} = b.${ident(L.blobKey)})
-           ORDER BY k.r`, [snapshotId]);
+           ${missing} ORDER BY k.r`, [snapshotId]);
   return { added, own };
 }
 
-// A default SQLite can apply without running anything the upload chose.
-const LITERAL_DEFAULT = /^\(*\s*(NULL|TRUE|FALSE|CURRENT_(TIME|DATE|TIMESTAMP)|[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?|0[xX][0-9a-fA-F]+|'([^']|'')*'|[xX]'[0-9a-fA-F]*')\s*\)*$/i;
-
 /**
- * Added snapshot_blobs rows take the other columns' defaults, so those must be
- * literals: an expression such as zeroblob(1e9) would run with the upload's
- * arguments.
+ * A row the export adds sets only the snapshot and blob columns; each other
+ * NOT NULL column needs a literal DEFAULT. Without one (an expression the
+ * export will not run, or none), such rows cannot be written: refused, but
+ * only when the snapshot needs one. `missing`: FROM … WHERE of those rows.
  */
-function checkLiteralDefaults(db: Database, table: SchemaTable): void {
-  for (const [name, dflt] of all(db, `SELECT name, dflt_value FROM main.pragma_table_info(?)`, [table.name]) as [string, string | null][]) {
-    if (dflt !== null && !LITERAL_DEFAULT.test(dflt)) {
-      throw new SnapmetaError('UNKNOWN_LAYOUT', `column ${table.name}.${name} has DEFAULT ${dflt.slice(0, 60)}, an expression: only literal defaults are accepted there`);
-    }
+function checkFillable(db: Database, shape: TableShape, set: string[], missing: string): void {
+  const filled = new Set(['snapshot_id', ...set]);
+  // The rowid alias takes the rowid.
+  const unfillable = shape.columns.find((c) => c.notNull && c.default === undefined && !filled.has(c.name.toLowerCase())
+    && !(c.primaryKey && !c.primaryKey.desc));
+  if (!unfillable) return;
+  const rows = Number(scalar(db, `SELECT count(*) ${missing}`));
+  if (rows > 0) {
+    throw new SnapmetaError('UNSAFE_SCHEMA', `table ${shape.name}, column ${unfillable.name}: NOT NULL with no literal DEFAULT (an expression there is `
+      + `never run), so the ${rows} rows the export adds for blobs the snapshot needs but did not upload cannot be filled`);
   }
 }
 
 /** The rowid SQLite gives the next row of a table holding just the rows in `kept`. */
-function nextRowid(table: SchemaTable, kept: string): string {
-  const last = `coalesce((SELECT max(${ident(table.rowid!)}) FROM ${kept}), 0)`;
+function nextRowid(shape: TableShape, rowid: string, kept: string): string {
+  const last = `coalesce((SELECT max(${rowid}) FROM ${kept}), 0)`;
   // AUTOINCREMENT never reuses a rowid the table ever had.
-  return /\bAUTOINCREMENT\b/i.test(table.sql)
-    ? `max(${last}, coalesce((SELECT seq FROM main.sqlite_sequence WHERE name = ${sqlText(table.name)}), 0))`
+  return shape.columns.some((c) => c.primaryKey?.autoincrement)
+    ? `max(${last}, coalesce((SELECT seq FROM main.sqlite_sequence WHERE name = ${sqlText(shape.name)}), 0))`
     : last;
-}
-
-/** The upload's CREATE TABLE statement, for a temp table of another name. */
-function tempClone(createSql: string, name: string): string {
-  const head = /^CREATE\s+TABLE\s+("(?:[^"]|"")*"|\[[^\]]*\]|`(?:[^`]|``)*`|'(?:[^']|'')*'|[^\s(]+)/i.exec(createSql);
-  if (!head) throw new Error(`cannot read the table name in ${createSql.slice(0, 80)}`);
-  return `CREATE TEMP TABLE ${name.slice(5)}${createSql.slice(head[0].length)}`;
 }
 
 /** Inconsistencies in the agent's index that would hurt a restore: reported, not fatal. */

@@ -20,6 +20,8 @@ export interface ExportJob {
   blobs: string[];
   blobSizes?: Record<string, number>;
   skippedTables: string[];
+  /** What the exported schema leaves out of the upload's (generated columns, expression defaults and indexes…). */
+  schemaChanges: string[];
   warnings: string[];
   bytesIn: number;
   /** Size of the plain SQLite database (after zstd, for a .db.zst upload). */
@@ -124,6 +126,7 @@ function job(SQL: SqlJsStatic, db: Database, plan: Plan, layout: LayoutName, byt
     blobs: plan.blobs,
     blobSizes: plan.blobSizes,
     skippedTables: plan.skippedTables,
+    schemaChanges: plan.schemaChanges,
     warnings: plan.warnings,
     bytesIn,
     indexBytes,

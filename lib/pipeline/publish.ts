@@ -95,6 +95,7 @@ export async function publishExport(job: ExportJob, store: MetadataStore, opts: 
     source: { sha256: opts.source.sha256, size: opts.source.size },
     snapshot: { hostname: job.snapshot.hostname, started_at: job.snapshot.startedAt, completed_at: job.snapshot.completedAt },
     skipped_tables: job.skippedTables,
+    schema_changes: job.schemaChanges,
     warnings: job.warnings,
   });
   const body = await encodeManifest(manifest);

@@ -52,7 +52,7 @@ export async function restoreExport(opts: {
           return part ? decoder.decode(part, { stream: true }) : decoder.decode();
         } catch {
           // A JS string cannot hold those bytes; the sqlite3 shell keeps them.
-          throw new SnapmetaError('CORRUPT', 'the dump holds text that is not valid UTF-8, which this restore cannot load exactly; restore it with age -d | zstd -d | sqlite3');
+          throw new SnapmetaError('CORRUPT', 'the dump holds text that is not valid UTF-8, which this restore cannot load exactly; restore it with age -d | zstd -d | sqlite3 -safe');
         }
       };
       for await (const part of decompressedFrames(plain)) {

@@ -9,8 +9,9 @@ import { SnapmetaError, type ErrorCode } from '../core/errors.ts';
 import type { ExportJob, ExportOutput, OutputOptions } from './open-export.ts';
 import { transferable, type JobSummary, type Notice, type Reply, type Request, type SentError, type WorkerSettings } from './worker-protocol.ts';
 
-// A bundle names its worker file (infra/bundle.ts); a checkout runs the TypeScript source.
-declare const SNAPMETA_EXPORT_WORKER: string | null | undefined;
+// A bundle names its worker file, and in a split build the folder of its
+// chunks (infra/bundle.ts); a checkout runs the TypeScript source.
+declare const SNAPMETA_EXPORT_WORKER: { file: string; chunkDir?: string } | undefined;
 
 /** The deadline stopped a busy worker: a CPU-bound stage ran out of time. */
 export class ExportStopped extends Error {
@@ -257,8 +258,11 @@ class WorkerThread {
 
 function startWorker(settings: WorkerSettings): Worker {
   if (typeof SNAPMETA_EXPORT_WORKER !== 'undefined') {
-    if (!SNAPMETA_EXPORT_WORKER) throw new Error('this bundle has no export worker: open exports in process (openExport)');
-    return new Worker(new URL(SNAPMETA_EXPORT_WORKER, import.meta.url), { workerData: settings });
+    // Beside the bundle's entry: one folder up when this code sits in a chunk.
+    const { file, chunkDir } = SNAPMETA_EXPORT_WORKER;
+    const here = new URL('.', import.meta.url);
+    const root = chunkDir && here.pathname.endsWith(`/${chunkDir}/`) ? new URL('..', here) : here;
+    return new Worker(new URL(file, root), { workerData: settings });
   }
   // A worker does not inherit its parent's TypeScript loader: it registers tsx first.
   const entry = new URL('./export-worker.ts', import.meta.url).href;

@@ -33,6 +33,11 @@ export interface SampleIndexOptions {
   targetBytes?: number;
   /** Start of the first snapshot (ISO 8601, whole seconds); default 2026-11-18T03:00:00Z. */
   firstSnapshotAt?: string;
+  /**
+   * vaultik's named snapshots: ids `<short host>_<name>_<UTC time>` (short host:
+   * the hostname up to its first dot). Default: unnamed, `<hostname>_<UTC time>`.
+   */
+  snapshotName?: string;
 }
 
 interface Plan {
@@ -81,11 +86,19 @@ function plan(opts: SampleIndexOptions): Plan {
   const first = Date.parse(opts.firstSnapshotAt ?? '2026-11-18T03:00:00Z');
   if (!Number.isFinite(first) || first % 1000 !== 0) throw new RangeError(`firstSnapshotAt must be an ISO time in whole seconds, got ${opts.firstSnapshotAt}`);
   const startedAt = Array.from({ length: snapshots }, (_, s) => first / 1000 + s * DAY);
-  const snapshotIds = startedAt.map((t) => `${hostname}_${new Date(t * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')}`);
+  const snapshotIds = startedAt.map((t) => `${idPrefix(hostname, opts.snapshotName)}_${new Date(t * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')}`);
   return { layout: opts.layout, hostname, snapshots, files, churn, chunksPerFile, chunksPerBlob, seed, snapshotIds, startedAt };
 }
 
-/** The ids of the snapshots sampleIndexSql(opts) creates, oldest first (vaultik's `<host>_<UTC time>`). */
+const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]*$/;
+
+function idPrefix(hostname: string, name: string | undefined): string {
+  if (name === undefined) return hostname;
+  if (!SNAPSHOT_NAME.test(name)) throw new RangeError(`snapshotName must be letters, digits, '.' and '-', got ${JSON.stringify(name)}`);
+  return `${hostname.split('.')[0]}_${name}`;
+}
+
+/** The ids of the snapshots sampleIndexSql(opts) creates, oldest first (vaultik's `<host>_<UTC time>`, or `<short host>_<name>_<UTC time>`). */
 export function sampleSnapshotIds(opts: SampleIndexOptions): string[] {
   return plan(opts).snapshotIds;
 }

@@ -7,9 +7,11 @@
 // the blobs sit in, which answers for every blob of a shard at once. The first
 // top-level shard is listed whole to learn how full the bucket is; the rest
 // goes by whichever way then needs the fewest requests (docs/operations.md).
+import { setMaxListeners } from 'node:events';
 import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { blobKey } from '../core/keys.ts';
 import { isNotFound } from '../stores/s3-store.ts';
+import type { MetadataStore } from '../stores/store.ts';
 
 export interface BlobCheck {
   method: 'head' | 'list-shards' | 'list-top';
@@ -36,6 +38,22 @@ export interface BlobCheckOptions {
   method?: BlobCheck['method'];
 }
 
+/**
+ * The same check through any store, one head per blob: for a local copy of a
+ * bucket (a directory) or a store without listings.
+ */
+export async function checkBlobsInStore(store: MetadataStore, opts: Omit<BlobCheckOptions, 's3' | 'bucket' | 'method'>): Promise<BlobCheck> {
+  const started = performance.now();
+  const found = new Map<string, number>();
+  await eachConcurrently(opts.blobs, async (hash) => {
+    const { key } = blobKey(opts.blobPrefix, hash);
+    opts.signal?.throwIfAborted();
+    const head = await store.head(key);
+    if (head) found.set(key, head.size);
+  });
+  return report(opts, found, 'head', opts.blobs.length, performance.now() - started);
+}
+
 /** Few enough blobs that probing how full the bucket is would cost more than asking for each. */
 const HEAD_ALWAYS_BELOW = 64;
 const CONCURRENCY = 32;
@@ -44,6 +62,8 @@ const PAGE = 1000;
 
 export async function checkBlobs(opts: BlobCheckOptions): Promise<BlobCheck> {
   const started = performance.now();
+  // Every request in flight listens to the deadline's signal.
+  if (opts.signal) setMaxListeners(CONCURRENCY * 2, opts.signal);
   const counter = { requests: 0 };
   const found = new Map<string, number>();
   let method: BlobCheck['method'] = opts.method ?? 'head';
@@ -126,7 +146,7 @@ async function eachConcurrently<T>(items: T[], work: (item: T) => Promise<unknow
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
 }
 
-function report(opts: BlobCheckOptions, found: Map<string, number>, method: BlobCheck['method'], requests: number, durationMs: number): BlobCheck {
+function report(opts: Pick<BlobCheckOptions, 'blobs' | 'sizes' | 'blobPrefix'>, found: Map<string, number>, method: BlobCheck['method'], requests: number, durationMs: number): BlobCheck {
   const missing: string[] = [];
   const mismatches: BlobCheck['mismatchSample'] = [];
   for (const blob of opts.blobs) {

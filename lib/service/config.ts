@@ -7,6 +7,7 @@ import type { ProcessUploadConfig } from './process-upload.ts';
 import { parseRecipients } from '../core/recipients.ts';
 import { connectionFromEnv, createSsmClient } from './aws-clients.ts';
 import { parseBoolean, parseChoice } from './env.ts';
+import { shown } from '../core/secrets.ts';
 import { KEY_SCHEMES } from '../core/keys.ts';
 import { DB_FORMATS } from '../core/manifest.ts';
 import { DEFAULT_FUNCTION } from './settings.ts';
@@ -35,7 +36,9 @@ export async function loadExportConfig(env: NodeJS.ProcessEnv = process.env, rea
   const fromParameter = parameter ? new ParameterRecipients(parameter, readParameter, refreshSeconds * 1000, now) : undefined;
   const memory = env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE;
   return {
-    recipients: fromParameter ? await fromParameter.load() : parseRecipients([env.SNAPMETA_AGE_RECIPIENTS ?? '']),
+    recipients: fromParameter
+      ? await fromParameter.load()
+      : parseRecipients([env.SNAPMETA_AGE_RECIPIENTS ?? ''], { from: 'SNAPMETA_AGE_RECIPIENTS', howToGive: 'set it to age1… public keys, or SNAPMETA_RECIPIENTS_PARAMETER to an SSM parameter holding them' }),
     ...(fromParameter ? { currentRecipients: (log?: RefreshLog) => fromParameter.current(log) } : {}),
     ...(memory ? { functionMemoryMb: parseWhole('AWS_LAMBDA_FUNCTION_MEMORY_SIZE', memory, 0, 10_240) } : {}),
     backupBucket,
@@ -66,7 +69,7 @@ function ssmParameter(env: NodeJS.ProcessEnv): ParameterReader {
 /** 'backups' and 'backups/' both mean keys under backups/; '' means the bucket root. */
 function normalisePrefix(prefix: string, name = 'SNAPMETA_BACKUP_PREFIX'): string {
   if (prefix.startsWith('/') || prefix.split('/').includes('..')) {
-    throw new Error(`${name} ${JSON.stringify(prefix)} must be relative: no leading "/" and no ".."`);
+    throw new Error(`${name} ${shown(prefix)} must be relative: no leading "/" and no ".."`);
   }
   return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
 }
@@ -75,7 +78,7 @@ function parseSize(name: string, value: string | undefined): number {
   if (value === undefined || value === '') return HARD_MAX_INDEX_BYTES;
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0 || n > HARD_MAX_INDEX_BYTES) {
-    throw new Error(`${name} must be a whole number of bytes in 1..${HARD_MAX_INDEX_BYTES}, not ${JSON.stringify(value)}`);
+    throw new Error(`${name} must be a whole number of bytes in 1..${HARD_MAX_INDEX_BYTES}, not ${shown(value)}`);
   }
   return n;
 }

@@ -3,6 +3,7 @@
 // is how `snapmeta dlq list` tells an operator why an upload is in the DLQ.
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { decodeEventKey, parseStagingKey, receiptKey, type StagingKey } from '../core/keys.ts';
+import { redactSecrets } from '../core/secrets.ts';
 import { GENERATOR } from '../core/version.ts';
 import type { MetadataStore } from '../stores/store.ts';
 import type { StagedObjectRef } from './process-upload.ts';
@@ -30,13 +31,13 @@ export async function noteFailure(s3: S3Client, ref: StagedObjectRef, err: unkno
     status: 'failed',
     host: staged === 'malformed' ? undefined : staged.host,
     snapshot_id: staged === 'malformed' ? undefined : staged.snapshotId,
-    source: { bucket: ref.bucket, key, version_id: ref.versionId },
-    error: { name: (err as Error)?.name ?? 'Error', message: String((err as Error)?.message ?? err).slice(0, 2000) },
+    source: { bucket: ref.bucket, key: redactSecrets(key), version_id: ref.versionId },
+    error: { name: (err as Error)?.name ?? 'Error', message: redactSecrets(String((err as Error)?.message ?? err)).slice(0, 2000) },
     attempt,
     failed_at: new Date().toISOString(),
     generator: GENERATOR,
   };
-  const noteKey = receiptKey('failed', staged === 'malformed' ? { key } : staged);
+  const noteKey = failureKeyOf(key)!;
   try {
     await s3.send(new PutObjectCommand({ Bucket: ref.bucket, Key: noteKey, Body: `${JSON.stringify(note, null, 2)}\n`, ContentType: 'application/json' }));
     return true;
@@ -51,6 +52,12 @@ function decoded(encodedKey: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Where the failure note of a staged object's key is; undefined for a key outside incoming/. */
+export function failureKeyOf(key: string): string | undefined {
+  const staged = stagedOrMalformed(key);
+  return staged && receiptKey('failed', staged === 'malformed' ? { key } : staged);
 }
 
 /** The upload's host and snapshot; 'malformed' inside incoming/ (noted under the key's hash); undefined outside it. */

@@ -5,6 +5,7 @@
 // a parameter meant for public keys may hold a secret by mistake.
 import { isSnapmetaError, SnapmetaError } from '../core/errors.ts';
 import { parseRecipients } from '../core/recipients.ts';
+import { holdsIdentity } from '../core/secrets.ts';
 
 export type ParameterReader = (name: string, signal?: AbortSignal) => Promise<string>;
 
@@ -65,10 +66,11 @@ export class ParameterRecipients {
   private async fetch(): Promise<string[]> {
     const value = await this.read(this.parameter, AbortSignal.timeout(READ_TIMEOUT_MS));
     try {
-      return parseRecipients([value]);
+      return parseRecipients([value], { from: `SSM parameter ${this.parameter}`, howToGive: 'put age1… public keys in it, comma-separated' });
     } catch (err) {
-      if (!isSnapmetaError(err)) throw err;
-      throw new SnapmetaError(err.code, `the SSM parameter ${this.parameter} holds no valid age recipient list (${err.code}); its value is not shown, in case it is a secret`);
+      // A missing list or a private key is refused without its value; a malformed one would show its start.
+      if (!isSnapmetaError(err) || err.code !== 'BAD_ARGUMENT' || holdsIdentity(value)) throw err;
+      throw new SnapmetaError(err.code, `the SSM parameter ${this.parameter} holds something other than age1… public keys; it is not shown, in case it is a secret: put age1… public keys in it, comma-separated`);
     }
   }
 }

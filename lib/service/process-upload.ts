@@ -18,6 +18,7 @@ import { BLOBS_PREFIX, decodeEventKey, parseStagingKey, receiptKey, type KeySche
 import { checkBlobs } from './blob-check.ts';
 import type { DbFormat } from '../core/manifest.ts';
 import { claimedHost, idOfHost, namesAHost, shortHostName } from '../core/snapshot-id.ts';
+import { redactSecrets } from '../core/secrets.ts';
 import { GENERATOR } from '../core/version.ts';
 import { putReceipt, type Receipt, UPLOAD_ID_METADATA } from './receipts.ts';
 import { largestIndexFor, memoryMbFor, sqliteHeapLimit } from './memory.ts';
@@ -83,7 +84,9 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
   const { s3, config, signal, log } = deps;
   const started = performance.now();
   const timings: Record<string, number> = {};
-  const source: Receipt['source'] = { bucket: ref.bucket, key: ref.encodedKey, version_id: ref.versionId };
+  // Receipts and logs show the key with anything like a private key redacted; S3 gets the real one.
+  let key = ref.encodedKey;
+  const source: Receipt['source'] = { bucket: ref.bucket, key: redactSecrets(key), version_id: ref.versionId };
   let staged: StagingKey | undefined;
   const receipt = (fields: Partial<Receipt> & Pick<Receipt, 'status'>): Receipt => ({
     receipt_version: 1,
@@ -97,20 +100,21 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
   });
 
   try {
-    source.key = decodeEventKey(ref.encodedKey);
+    key = decodeEventKey(ref.encodedKey);
+    source.key = redactSecrets(key);
     log?.appendKeys({ key: source.key });
-    staged = parseStagingKey(source.key);
+    staged = parseStagingKey(key);
     if (!staged) return { status: 'ignored', key: source.key };
     log?.appendKeys({ host: staged.host, snapshotId: staged.snapshotId });
 
-    const head = await headStaged(s3, ref.bucket, source.key, ref.versionId, signal);
+    const head = await headStaged(s3, ref.bucket, key, ref.versionId, signal);
     if (!head) return { status: 'gone', key: source.key };
     Object.assign(source, describeSource(head));
     const size = head.ContentLength ?? 0;
     const maxIndexBytes = checkSize(size, config);
 
     const t = performance.now();
-    const downloaded = await download(s3, ref.bucket, source.key, head, signal);
+    const downloaded = await download(s3, ref.bucket, key, head, signal);
     if (!downloaded) return { status: 'gone', key: source.key };
     source.sha256 = downloaded.sha256;
     timings.download = performance.now() - t;
@@ -129,7 +133,7 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
         prefix: config.backupPrefix,
         format: config.format,
         keyScheme: config.keyScheme,
-        source: { sha256: source.sha256, size, key: source.key, etag: source.etag, versionId: source.version_id },
+        source: { sha256: source.sha256, size, key, etag: source.etag, versionId: source.version_id },
         signal,
       });
       blobs = { hashes: job.blobs, sizes: job.blobSizes };
@@ -160,18 +164,18 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
       bytes_out: result.bytesOut,
       blobs_check: blobsCheck,
     });
-    const key = receiptKey('processed', staged);
-    await putReceipt(s3, ref.bucket, key, done, signal);
+    const processedKey = receiptKey('processed', staged);
+    await putReceipt(s3, ref.bucket, processedKey, done, signal);
     // Only now is the upload safe to drop: outputs and receipt are both written.
-    if (config.deleteStaged) await deleteStaged(s3, ref.bucket, source.key, head, log, signal);
-    return { status: result.status, receiptKey: key, receipt: done, result, durationMs: performance.now() - started };
+    if (config.deleteStaged) await deleteStaged(s3, ref.bucket, key, head, log, signal);
+    return { status: result.status, receiptKey: processedKey, receipt: done, result, durationMs: performance.now() - started };
   } catch (err) {
     const rejection = isSnapmetaError(err) ? err : timedOut(err, deps.receiveCount ?? 1);
     if (!rejection) throw err;
     const rejected = receipt({ status: 'rejected', error: { code: rejection.code, message: rejection.message } });
-    const key = receiptKey('rejected', staged ?? { key: source.key });
-    await putReceipt(s3, ref.bucket, key, rejected, deps.receiptSignal ?? signal);
-    return { status: 'rejected', receiptKey: key, receipt: rejected, error: rejection, durationMs: performance.now() - started };
+    const rejectedKey = receiptKey('rejected', staged ?? { key });
+    await putReceipt(s3, ref.bucket, rejectedKey, rejected, deps.receiptSignal ?? signal);
+    return { status: 'rejected', receiptKey: rejectedKey, receipt: rejected, error: rejection, durationMs: performance.now() - started };
   }
 }
 
@@ -208,7 +212,7 @@ function timedOut(err: unknown, receiveCount: number): SnapmetaError | undefined
   const ran = `${(err.stageMs / 1000).toFixed(1)} s`;
   return new SnapmetaError(
     'EXPORT_TIMEOUT',
-    `the export did not finish in time: its ${err.stage} stage ran ${ran} before the deadline stopped it, on receive ${receiveCount} (an earlier receive failed too, so not a one-off slow start). Give the function more memory, which also brings more CPU, or a longer timeout (memoryMb, timeoutSeconds), or upload a smaller index; the upload is kept, and copying it onto itself exports it again`,
+    `the export did not finish in time: its ${err.stage} stage ran ${ran} before the deadline stopped it, on receive ${receiveCount} (an earlier receive failed too, so not a one-off slow start). Give the function more memory, which also brings more CPU, or a longer timeout (memoryMb, timeoutSeconds), or upload a smaller index; the upload is kept, and once the function is larger, snapmeta redrive --code EXPORT_TIMEOUT exports it again`,
     { cause: err },
   );
 }

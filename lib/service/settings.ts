@@ -75,14 +75,19 @@ export const LOG_RETENTION_DAYS = 30;
 export const AGENT = { hostTagKey: 'snapmeta-host' };
 
 /** Must match what the handler's Powertools Metrics emit (EMF). */
-export const METRICS = { namespace: 'Snapmeta', service: 'snapmeta-export' };
+export const METRICS = { namespace: 'Snapmeta', service: 'snapmeta-export', fleetService: 'snapmeta-fleet-watch' };
 
 export const ALARMS = {
   periodMinutes: 5,
+  // How often the fleet watch counts silent hosts (and the period its alarm reads).
+  fleetWatchMinutes: 60,
   // A healthy queue drains within a couple of function timeouts.
   oldestMessageAgeSeconds: 3600,
   exportFailures: 3,
 };
+
+/** A host whose newest export is older than this is silent (daily backups, with two hours to spare). */
+export const SILENT_HOURS = 26;
 
 /** Where an SSM parameter holds the recipients when none are given at deploy time. */
 export const DEFAULT_RECIPIENTS_PARAMETER = '/snapmeta/age-recipients';

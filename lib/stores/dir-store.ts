@@ -3,7 +3,7 @@
 // What S3 keeps beside the bytes (content type, user metadata) lives in a
 // dot-file sidecar next to each object: metadata/<id>/.db.zst.age.meta.json.
 import { createWriteStream } from 'node:fs';
-import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -46,6 +46,15 @@ export class DirStore implements MetadataStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+  }
+
+  async getStream(key: string): Promise<ReadableStream<Uint8Array> | undefined> {
+    // Opened first, so a missing file is undefined rather than a failing stream.
+    const file = await open(this.path(key), 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    return file && (Readable.toWeb(file.createReadStream()) as unknown as ReadableStream<Uint8Array>);
   }
 
   async putIfAbsent(

@@ -20,6 +20,11 @@ export class MemoryStore implements MetadataStore {
     return this.objects.get(key)?.bytes.slice();
   }
 
+  async getStream(key: string): Promise<ReadableStream<Uint8Array> | undefined> {
+    const bytes = await this.get(key);
+    return bytes && new Blob([bytes as Uint8Array<ArrayBuffer>]).stream();
+  }
+
   /** The body is read whole before the key is claimed, as S3 decides at the end of an upload. */
   async putIfAbsent(
     key: string,

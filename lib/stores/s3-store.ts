@@ -38,6 +38,16 @@ export class S3MetadataStore implements MetadataStore {
     }
   }
 
+  async getStream(key: string): Promise<ReadableStream<Uint8Array> | undefined> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), this.sendOptions());
+      return out.Body!.transformToWebStream() as ReadableStream<Uint8Array>;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
   async putIfAbsent(
     key: string,
     body: ReadableStream<Uint8Array> | Uint8Array,

@@ -11,6 +11,8 @@ export interface MetadataStore {
   head(key: string): Promise<StoredObjectInfo | undefined>;
   /** Read a whole object, or undefined when it does not exist. */
   get(key: string): Promise<Uint8Array | undefined>;
+  /** Read an object as a stream (a restore of a large export), or undefined when it does not exist. */
+  getStream(key: string): Promise<ReadableStream<Uint8Array> | undefined>;
   /**
    * Create an object only if no object exists at key (S3: If-None-Match: *).
    * Resolves 'exists' without writing when one is already there.

@@ -31,7 +31,7 @@ import { startHarness, waitFor } from '../support/aws/harness.ts';
 import { makeKeys, tempDir } from '../support/export-helpers.ts';
 import { FaultProxy } from '../support/hostile/fault-proxy.ts';
 import { guardInvariants } from '../support/hostile/invariants.ts';
-import { MemoryStore } from '../support/hostile/memory-store.ts';
+import { MemoryStore } from '../../lib/stores/memory-store.ts';
 import { prng } from '../support/hostile/random.ts';
 import { sqlite } from '../support/sqlite-cli.ts';
 

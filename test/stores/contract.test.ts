@@ -92,6 +92,14 @@ for (const subject of SUBJECTS) {
       assert.equal((await store.head('metadata/big/db.zst.age'))?.size, big.byteLength);
     });
 
+    it('a stream reads what get reads; a missing key has no stream', async () => {
+      const body = new Uint8Array(3 * 1024 * 1024 + 7).map((_, i) => (i * 13) % 251);
+      assert.equal(await store.putIfAbsent('metadata/streamed/db.zst.age', body, META), 'written');
+      const stream = await store.getStream('metadata/streamed/db.zst.age');
+      assert.equal(sha256Hex(new Uint8Array(await new Response(stream).arrayBuffer())), sha256Hex(body));
+      assert.equal(await store.getStream('metadata/streamed/none'), undefined);
+    });
+
     it('an empty object is an object', async () => {
       assert.equal(await store.putIfAbsent('metadata/empty/manifest.json.zst', new Uint8Array(0), META), 'written');
       assert.deepEqual(await store.head('metadata/empty/manifest.json.zst'), { size: 0, metadata: META.metadata });

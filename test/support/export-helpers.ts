@@ -8,6 +8,8 @@ import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { DirStore } from '../../lib/stores/dir-store.ts';
 import { openExport } from '../../lib/pipeline/open-export.ts';
 import { publishExport, type PublishResult } from '../../lib/pipeline/publish.ts';
+import { restoreExport, type RestoreResult } from '../../lib/pipeline/restore.ts';
+import { decodeManifest } from '../../lib/core/manifest.ts';
 import { sha256Hex } from '../../lib/codecs/hash.ts';
 import type { KeyScheme } from '../../lib/core/keys.ts';
 import type { DbFormat } from '../../lib/core/manifest.ts';
@@ -45,13 +47,29 @@ export async function exportTo(out: string, bytes: Uint8Array, snapshotId: strin
   }
 }
 
-/** age -d | zstd -d | sqlite3 (or straight to a file for the binary image). */
+/**
+ * age -d | zstd -d | sqlite3 -safe (or straight to a file for the binary
+ * image), as the README tells operators: in safe mode no dot-command or SQL
+ * of a dump can reach a file or a program.
+ */
 export function debianRestore(exportDir: string, keys: Keys, to: string, format: DbFormat = 'sql'): void {
   const db = join(exportDir, 'db.zst.age');
   const sh = format === 'sql'
     ? `age -d -i "$1" "$2" | zstd -dc | sqlite3 -safe -bail "$3"`
     : `age -d -i "$1" "$2" | zstd -dc > "$3"`;
   execFileSync('bash', ['-o', 'pipefail', '-c', sh, 'restore', keys.identityFile, db, to], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** `snapmeta restore`'s core: the export replayed by sql.js and checked against its manifest; the image written to `to`. */
+export async function snapmetaRestore(exportDir: string, keys: Keys, to: string): Promise<RestoreResult> {
+  const store = new DirStore(exportDir);
+  const restored = await restoreExport({
+    manifest: await decodeManifest((await store.get('manifest.json.zst'))!),
+    db: new Response((await store.get('db.zst.age'))! as Uint8Array<ArrayBuffer>).body!,
+    identities: [keys.identity],
+  });
+  writeFileSync(to, restored.image);
+  return restored;
 }
 
 /** The manifest as the Debian zstd tool reads it. */

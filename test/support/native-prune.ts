@@ -14,11 +14,16 @@ export interface IndexObjects {
   views: string[];
 }
 
+/** The objects of a database, by any SQLite: rows of type, name and (for tables) a JSON array of columns. */
+export const INDEX_OBJECTS_SQL = `SELECT type, name, CASE WHEN type = 'table' THEN
+    (SELECT json_group_array(c.name) FROM pragma_table_info(s.name) c) END AS columns
+  FROM sqlite_schema s WHERE type IN ('table', 'trigger', 'view') ORDER BY rowid`;
+
 export function readIndexObjects(dbPath: string): IndexObjects {
-  const objects = sqliteJson<{ type: string; name: string; columns: string | null }>(dbPath, `
-    SELECT type, name, CASE WHEN type = 'table' THEN
-      (SELECT json_group_array(c.name) FROM pragma_table_info(s.name) c) END AS columns
-    FROM sqlite_schema s WHERE type IN ('table', 'trigger', 'view') ORDER BY rowid`);
+  return toIndexObjects(sqliteJson<{ type: string; name: string; columns: string | null }>(dbPath, INDEX_OBJECTS_SQL));
+}
+
+export function toIndexObjects(objects: { type: string; name: string; columns: string | null }[]): IndexObjects {
   return {
     tables: objects.filter((o) => o.type === 'table').map((o) => ({ name: o.name, columns: JSON.parse(o.columns!) as string[] })),
     triggers: objects.filter((o) => o.type === 'trigger').map((o) => o.name),

@@ -25,6 +25,11 @@ export class S3Faults {
     this.rules.push({ when, times, error });
   }
 
+  /** No more faults: the cause is fixed. */
+  clear(): void {
+    this.rules.length = 0;
+  }
+
   /** Hold the next matching command until release(); `reached` resolves once it is being held. */
   hold(when: (c: SentCommand) => boolean): { reached: Promise<void>; release(): void } {
     let release!: () => void;

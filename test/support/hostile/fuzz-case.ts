@@ -11,7 +11,7 @@ import { sha256Hex } from '../../../lib/codecs/hash.ts';
 import { restoreExport } from '../../../lib/pipeline/restore.ts';
 import { compressFrame } from '../../../lib/codecs/zstd.ts';
 import { buildFixture, type FixtureIds } from '../fixtures.ts';
-import { MemoryStore } from './memory-store.ts';
+import { MemoryStore } from '../../../lib/stores/memory-store.ts';
 import { mutate } from './mutate.ts';
 import { below, prng } from './random.ts';
 

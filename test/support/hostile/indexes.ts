@@ -1,13 +1,14 @@
 // Hostile variations of the fixture indexes, made with the Debian sqlite3 CLI
 // (which has FTS5 and R*Tree, unlike our sql.js), and the check that an export
-// of one is exact: restored with age/zstd/sqlite3 and compared, value by value,
-// with the same snapshot pruned by the sqlite3 CLI (test/support/native-prune.ts).
+// of one is exact: restored with age/zstd/sqlite3 -safe and with `snapmeta
+// restore`, and compared, value by value, with the same snapshot pruned by the
+// sqlite3 CLI (test/support/native-prune.ts).
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PublishResult } from '../../../lib/pipeline/publish.ts';
 import type { IndexLayout } from '../../../lib/sample/schemas.ts';
 import { compareDatabases } from '../compare.ts';
-import { debianRestore, exportTo, type Keys } from '../export-helpers.ts';
+import { debianRestore, exportTo, snapmetaRestore, type Keys } from '../export-helpers.ts';
 import { nativePrune } from '../native-prune.ts';
 import { sqlite } from '../sqlite-cli.ts';
 
@@ -23,9 +24,16 @@ export function hostileIndex(dir: string, base: Uint8Array, sql: string): { path
 
 export interface ExactExport {
   result: PublishResult;
-  /** The export restored by the Debian tools. */
+  /** Where its db.zst.age and manifest.json.zst are. */
+  exportDir: string;
+  /** The export restored by the Debian tools (sqlite3 -safe). */
   restored: string;
-  /** Differences from the sqlite3 CLI's pruning; empty when exact. */
+  /** The same export restored by `snapmeta restore`. */
+  ours: string;
+  /**
+   * Differences from the sqlite3 CLI's pruning, then any between the two
+   * restores (prefixed "snapmeta restore:"); empty when exact.
+   */
   diffs: string[];
 }
 
@@ -40,6 +48,8 @@ export async function exportExactly(dir: string, keys: Keys, path: string, layou
   const result = await exportTo(out, readFileSync(path), id, keys);
   const restored = join(dir, `restored-${n}.db`);
   debianRestore(join(out, 'metadata', id), keys, restored);
+  const ours = join(dir, `ours-${n}.db`);
+  await snapmetaRestore(join(out, 'metadata', id), keys, ours);
   let source = path;
   if (referenceSql) {
     source = join(dir, `reference-source-${n}.db`);
@@ -48,5 +58,6 @@ export async function exportExactly(dir: string, keys: Keys, path: string, layou
   }
   const expected = join(dir, `reference-${n}.db`);
   nativePrune(source, expected, layout, id);
-  return { result, restored, diffs: compareDatabases(expected, restored) };
+  const diffs = [...compareDatabases(expected, restored), ...compareDatabases(restored, ours).map((d) => `snapmeta restore: ${d}`)];
+  return { result, exportDir: join(out, 'metadata', id), restored, ours, diffs };
 }

@@ -1,7 +1,7 @@
 // The objects an SQS message from S3 event notifications is about. S3 first
 // sends an s3:TestEvent when notifications are configured; it names no object.
 import type { S3Event } from 'aws-lambda';
-import type { StagedObjectRef } from '../lib/service/process-upload.ts';
+import type { StagedObjectRef } from './process-upload.ts';
 
 export function objectsCreated(body: string): StagedObjectRef[] {
   let message: Partial<S3Event> & { Event?: string };
