@@ -46,6 +46,8 @@ describe('blob existence check', () => {
       assert.equal(check.checked, Object.keys(sizes).length);
       assert.deepEqual([check.missing, check.missingSample], [1, [gone]]);
       assert.deepEqual([check.sizeMismatches, check.mismatchSample], [1, [{ blob: resized, expected: sizes[resized], found: sizes[resized] + 1 }]]);
+      // The receipt is written before the handler flushes its metrics.
+      await waitFor(() => h.emf.count('MissingBlobs') > 0, 10_000, 'the MissingBlobs metric');
       assert.equal(h.emf.count('MissingBlobs'), 2, 'one missing, one of another size');
     } finally {
       await h.close();
