@@ -7,6 +7,7 @@
 //   <short>-YYYYMMDD-HHMMSS[Z]      the seed's:     web-01-20261113-030003Z
 //
 // <short> is the hostname cut at its first dot. A name may hold '_' and '.'.
+import { SnapmetaError } from './errors.ts';
 
 const RFC3339_UTC = /_(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)$/;
 const SEED_TIME = /-(\d{8}-\d{6}Z?)$/;
@@ -64,4 +65,29 @@ export function claimedHost(id: string): string | undefined {
   if (rfc && rfc.index > 0) return id.slice(0, rfc.index).split('_')[0];
   const seed = SEED_TIME.exec(id);
   return seed && seed.index > 0 ? id.slice(0, seed.index) : undefined;
+}
+
+/**
+ * Hosts publish only their own snapshots: the snapshot was taken on the key's
+ * host (its full or short name), and its id names that host too, so no host
+ * can claim, and with write-once metadata block for ever, another host's id.
+ */
+export function checkOwnership(staged: { host: string; snapshotId: string }, snapshot: { id: string; hostname: string }, allowUnnamed: boolean): void {
+  const { id, hostname } = snapshot;
+  if (id !== staged.snapshotId) {
+    throw new SnapmetaError('SNAPSHOT_MISMATCH', `the key names snapshot ${JSON.stringify(staged.snapshotId)} but the database holds ${JSON.stringify(id)}`);
+  }
+  if (hostname !== staged.host && shortHostName(hostname) !== staged.host) {
+    throw new SnapmetaError(
+      'HOST_MISMATCH',
+      `snapshot ${JSON.stringify(id)} was taken on ${JSON.stringify(hostname)}, which is not host ${JSON.stringify(staged.host)} of the upload key`,
+    );
+  }
+  if (idOfHost(id, hostname)) return;
+  if (namesAHost(id)) {
+    throw new SnapmetaError('HOST_MISMATCH', `snapshot id ${JSON.stringify(id)} names host ${JSON.stringify(claimedHost(id))}, not ${JSON.stringify(shortHostName(hostname))} (${hostname}) of this upload`);
+  }
+  if (!allowUnnamed) {
+    throw new SnapmetaError('UNNAMED_SNAPSHOT_ID', `snapshot id ${JSON.stringify(id)} names no host: expected ${shortHostName(hostname)}_<name>_<RFC 3339 UTC time>, ${hostname}_<time> or ${shortHostName(hostname)}-YYYYMMDD-HHMMSSZ; a deployment with one host may publish such ids with SNAPMETA_ALLOW_UNNAMED_IDS=true`);
+  }
 }

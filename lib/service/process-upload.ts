@@ -1,26 +1,18 @@
 // One staged upload, start to finish, with no Lambda in sight: the handler and
-// the local stack's emulator both run exactly this. A SnapmetaError anywhere is
-// the upload's fault: it gets a rejection receipt and is kept for inspection.
-// Any other error is transient and propagates, so the message is retried.
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  type HeadObjectCommandOutput,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import { readHashed } from '../codecs/hash.ts';
+// the local stack's emulator both run exactly this.
+import type { S3Client } from '@aws-sdk/client-s3';
 import { SnapmetaError, isSnapmetaError } from '../core/errors.ts';
 import { publishExport, type PublishResult } from '../pipeline/publish.ts';
 import { ExportStopped, sharedExportWorkers, type ExportWorkers } from '../pipeline/worker-export.ts';
-import { S3MetadataStore, isConditionFailed, isNotFound } from '../stores/s3-store.ts';
+import { S3MetadataStore } from '../stores/s3-store.ts';
 import { BLOBS_PREFIX, decodeEventKey, parseStagingKey, receiptKey, type KeyScheme, type StagingKey } from '../core/keys.ts';
 import { checkBlobs } from './blob-check.ts';
 import type { DbFormat } from '../core/manifest.ts';
-import { claimedHost, idOfHost, namesAHost, shortHostName } from '../core/snapshot-id.ts';
+import { checkOwnership } from '../core/snapshot-id.ts';
 import { redactSecrets } from '../core/secrets.ts';
 import { GENERATOR } from '../core/version.ts';
-import { putReceipt, type Receipt, UPLOAD_ID_METADATA } from './receipts.ts';
+import { putReceipt, type Receipt } from './receipts.ts';
+import { deleteStaged, describeSource, download, headStaged, type StagedHead } from './staged-object.ts';
 import { largestIndexFor, memoryMbFor, sqliteHeapLimit } from './memory.ts';
 import { QUEUE } from './settings.ts';
 
@@ -80,73 +72,100 @@ export type UploadOutcome =
   | { status: 'published' | 'duplicate'; receiptKey: string; receipt: Receipt; result: PublishResult; durationMs: number }
   | { status: 'rejected'; receiptKey: string; receipt: Receipt; error: SnapmetaError; durationMs: number };
 
+/**
+ * One staged upload, start to finish: fetch it, export it, publish it, write
+ * its receipt, delete it. A SnapmetaError is the upload's fault (a rejection
+ * receipt, the upload kept); any other error is transient and thrown, so the
+ * message is retried.
+ */
 export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDeps): Promise<UploadOutcome> {
-  const { s3, config, signal, log } = deps;
-  const started = performance.now();
-  const timings: Record<string, number> = {};
-  // Receipts and logs show the key with anything like a private key redacted; S3 gets the real one.
-  let key = ref.encodedKey;
-  const source: Receipt['source'] = { bucket: ref.bucket, key: redactSecrets(key), version_id: ref.versionId };
-  let staged: StagingKey | undefined;
-  const receipt = (fields: Partial<Receipt> & Pick<Receipt, 'status'>): Receipt => ({
-    receipt_version: 1,
-    host: staged?.host,
-    snapshot_id: staged?.snapshotId,
-    source,
-    ...fields,
-    timings_ms: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])),
-    processed_at: new Date().toISOString(),
-    generator: GENERATOR,
-  });
-
+  const upload = new StagedUpload(ref, deps);
   try {
-    key = decodeEventKey(ref.encodedKey);
-    source.key = redactSecrets(key);
-    log?.appendKeys({ key: source.key });
-    staged = parseStagingKey(key);
-    if (!staged) return { status: 'ignored', key: source.key };
-    log?.appendKeys({ host: staged.host, snapshotId: staged.snapshotId });
+    const staged = upload.parseKey();
+    if (!staged) return { status: 'ignored', key: upload.source.key };
+    const fetched = await upload.fetch();
+    if (!fetched) return { status: 'gone', key: upload.source.key };
+    const exported = await upload.export(staged, fetched.bytes, fetched.maxIndexBytes);
+    return await upload.finish(staged, fetched.head, exported);
+  } catch (err) {
+    const rejection = isSnapmetaError(err) ? err : timedOut(err, deps.receiveCount ?? 1);
+    if (!rejection) throw err;
+    return upload.reject(rejection);
+  }
+}
 
-    const head = await headStaged(s3, ref.bucket, key, ref.versionId, signal);
-    if (!head) return { status: 'gone', key: source.key };
-    Object.assign(source, describeSource(head));
-    const size = head.ContentLength ?? 0;
-    const maxIndexBytes = checkSize(size, config);
+/** An upload on its way: where it is, what is known of it so far, and how long each stage took. */
+class StagedUpload {
+  private readonly started = performance.now();
+  private readonly timings: Record<string, number> = {};
+  // Receipts and logs show the key with anything like a private key redacted; S3 gets the real one.
+  private key: string;
+  readonly source: Receipt['source'];
+  private staged: StagingKey | undefined;
 
-    const t = performance.now();
-    const downloaded = await download(s3, ref.bucket, key, head, signal);
-    if (!downloaded) return { status: 'gone', key: source.key };
-    source.sha256 = downloaded.sha256;
-    timings.download = performance.now() - t;
+  constructor(private readonly ref: StagedObjectRef, private readonly deps: ProcessUploadDeps) {
+    this.key = ref.encodedKey;
+    this.source = { bucket: ref.bucket, key: redactSecrets(this.key), version_id: ref.versionId };
+  }
 
-    // The download moves to the worker: this thread no longer holds it.
-    const workers = deps.workers ?? sharedExportWorkers(workerSettings(config));
-    const job = await workers.open(downloaded.bytes, { snapshotId: staged.snapshotId, maxIndexBytes, signal });
+  /** Its host and snapshot; undefined outside incoming/. */
+  parseKey(): StagingKey | undefined {
+    this.key = decodeEventKey(this.ref.encodedKey);
+    this.source.key = redactSecrets(this.key);
+    this.deps.log?.appendKeys({ key: this.source.key });
+    this.staged = parseStagingKey(this.key);
+    if (this.staged) this.deps.log?.appendKeys({ host: this.staged.host, snapshotId: this.staged.snapshotId });
+    return this.staged;
+  }
+
+  /** Its bytes and hash, once its size is known to fit; undefined when it is gone. */
+  async fetch() {
+    const { s3, config, signal } = this.deps;
+    const head = await headStaged(s3, this.ref.bucket, this.key, this.ref.versionId, signal);
+    if (!head) return undefined;
+    Object.assign(this.source, describeSource(head));
+    const maxIndexBytes = checkSize(head.ContentLength ?? 0, config);
+    const started = performance.now();
+    const downloaded = await download(s3, this.ref.bucket, this.key, head, signal);
+    if (!downloaded) return undefined;
+    this.source.sha256 = downloaded.sha256;
+    this.timings.download = performance.now() - started;
+    return { head, bytes: downloaded.bytes, maxIndexBytes };
+  }
+
+  /** Opened in a worker (the bytes move there), checked for ownership, published, its blobs looked for. */
+  async export(staged: StagingKey, bytes: Buffer, maxIndexBytes: number) {
+    const { s3, config, signal } = this.deps;
+    const workers = this.deps.workers ?? sharedExportWorkers(workerSettings(config));
+    const job = await workers.open(bytes, { snapshotId: staged.snapshotId, maxIndexBytes, signal });
     let result: PublishResult;
-    let blobs: { hashes: string[]; sizes?: Record<string, number> };
     try {
       // Here for a rejection's receipt; publishing's own timings include them.
-      Object.assign(timings, job.timings);
+      Object.assign(this.timings, job.timings);
       checkOwnership(staged, job.snapshot, config.allowUnnamedIds ?? false);
       result = await publishExport(job, new S3MetadataStore(s3, config.backupBucket, { signal }), {
         recipients: config.recipients,
         prefix: config.backupPrefix,
         format: config.format,
         keyScheme: config.keyScheme,
-        source: { sha256: source.sha256, size, key, etag: source.etag, versionId: source.version_id },
+        source: { sha256: this.source.sha256!, size: this.source.size ?? 0, key: this.key, etag: this.source.etag, versionId: this.source.version_id },
         signal,
       });
-      blobs = { hashes: job.blobs, sizes: job.blobSizes };
     } catch (err) {
       // The store reports the deadline as its own abort; the worker knows whether it was busy then.
       throw job.stopped() ?? err;
     } finally {
       job.close();
     }
-    Object.assign(timings, result.timings);
-    const blobsCheck = config.checkBlobs === false ? undefined : await blobsCheckOf(s3, config, blobs, signal);
+    Object.assign(this.timings, result.timings);
+    const blobs = config.checkBlobs === false ? undefined : await blobsCheckOf(s3, config, { hashes: job.blobs, sizes: job.blobSizes }, signal);
+    return { result, blobs };
+  }
 
-    const done = receipt({
+  /** The receipt, then, and only then, the staged upload deleted. */
+  async finish(staged: StagingKey, head: StagedHead, { result, blobs }: { result: PublishResult; blobs: Receipt['blobs_check'] }): Promise<UploadOutcome> {
+    const { s3, config, signal, log } = this.deps;
+    const done = this.receipt({
       status: result.status,
       outputs: {
         bucket: config.backupBucket,
@@ -162,20 +181,33 @@ export async function processUpload(ref: StagedObjectRef, deps: ProcessUploadDep
       warnings: result.warnings,
       bytes_in: result.bytesIn,
       bytes_out: result.bytesOut,
-      blobs_check: blobsCheck,
+      blobs_check: blobs,
     });
     const processedKey = receiptKey('processed', staged);
-    await putReceipt(s3, ref.bucket, processedKey, done, signal);
-    // Only now is the upload safe to drop: outputs and receipt are both written.
-    if (config.deleteStaged) await deleteStaged(s3, ref.bucket, key, head, log, signal);
-    return { status: result.status, receiptKey: processedKey, receipt: done, result, durationMs: performance.now() - started };
-  } catch (err) {
-    const rejection = isSnapmetaError(err) ? err : timedOut(err, deps.receiveCount ?? 1);
-    if (!rejection) throw err;
-    const rejected = receipt({ status: 'rejected', error: { code: rejection.code, message: rejection.message } });
-    const rejectedKey = receiptKey('rejected', staged ?? { key });
-    await putReceipt(s3, ref.bucket, rejectedKey, rejected, deps.receiptSignal ?? signal);
-    return { status: 'rejected', receiptKey: rejectedKey, receipt: rejected, error: rejection, durationMs: performance.now() - started };
+    await putReceipt(s3, this.ref.bucket, processedKey, done, signal);
+    if (config.deleteStaged) await deleteStaged(s3, this.ref.bucket, this.key, head, log, signal);
+    return { status: result.status, receiptKey: processedKey, receipt: done, result, durationMs: performance.now() - this.started };
+  }
+
+  /** A rejection receipt (named by the key's hash when the key names no host); the upload is kept. */
+  async reject(error: SnapmetaError): Promise<UploadOutcome> {
+    const rejected = this.receipt({ status: 'rejected', error: { code: error.code, message: error.message } });
+    const rejectedKey = receiptKey('rejected', this.staged ?? { key: this.key });
+    await putReceipt(this.deps.s3, this.ref.bucket, rejectedKey, rejected, this.deps.receiptSignal ?? this.deps.signal);
+    return { status: 'rejected', receiptKey: rejectedKey, receipt: rejected, error, durationMs: performance.now() - this.started };
+  }
+
+  private receipt(fields: Partial<Receipt> & Pick<Receipt, 'status'>): Receipt {
+    return {
+      receipt_version: 1,
+      host: this.staged?.host,
+      snapshot_id: this.staged?.snapshotId,
+      source: this.source,
+      ...fields,
+      timings_ms: Object.fromEntries(Object.entries(this.timings).map(([stage, ms]) => [stage, Math.round(ms)])),
+      processed_at: new Date().toISOString(),
+      generator: GENERATOR,
+    };
   }
 }
 
@@ -232,95 +264,3 @@ async function blobsCheckOf(s3: S3Client, config: ProcessUploadConfig, blobs: { 
   }
 }
 
-/**
- * Hosts publish only their own snapshots: the snapshot was taken on the key's
- * host (its full or short name), and its id names that host too, so no host
- * can claim, and with write-once metadata block for ever, another host's id.
- */
-function checkOwnership(staged: StagingKey, snapshot: { id: string; hostname: string }, allowUnnamed: boolean): void {
-  const { id, hostname } = snapshot;
-  if (id !== staged.snapshotId) {
-    throw new SnapmetaError('SNAPSHOT_MISMATCH', `the key names snapshot ${JSON.stringify(staged.snapshotId)} but the database holds ${JSON.stringify(id)}`);
-  }
-  if (hostname !== staged.host && shortHostName(hostname) !== staged.host) {
-    throw new SnapmetaError(
-      'HOST_MISMATCH',
-      `snapshot ${JSON.stringify(id)} was taken on ${JSON.stringify(hostname)}, which is not host ${JSON.stringify(staged.host)} of the upload key`,
-    );
-  }
-  if (idOfHost(id, hostname)) return;
-  if (namesAHost(id)) {
-    throw new SnapmetaError('HOST_MISMATCH', `snapshot id ${JSON.stringify(id)} names host ${JSON.stringify(claimedHost(id))}, not ${JSON.stringify(shortHostName(hostname))} (${hostname}) of this upload`);
-  }
-  if (!allowUnnamed) {
-    throw new SnapmetaError('UNNAMED_SNAPSHOT_ID', `snapshot id ${JSON.stringify(id)} names no host: expected ${shortHostName(hostname)}_<name>_<RFC 3339 UTC time>, ${hostname}_<time> or ${shortHostName(hostname)}-YYYYMMDD-HHMMSSZ; a deployment with one host may publish such ids with SNAPMETA_ALLOW_UNNAMED_IDS=true`);
-  }
-}
-
-async function headStaged(s3: S3Client, bucket: string, key: string, versionId: string | undefined, signal?: AbortSignal) {
-  try {
-    return await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }), { abortSignal: signal });
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-}
-
-function describeSource(head: HeadObjectCommandOutput): Partial<Receipt['source']> {
-  return {
-    size: head.ContentLength,
-    etag: head.ETag?.replace(/^"|"$/g, ''),
-    version_id: head.VersionId,
-    last_modified: head.LastModified?.toISOString(),
-    upload_id: head.Metadata?.[UPLOAD_ID_METADATA],
-  };
-}
-
-/**
- * The object into one buffer of its announced size (no doubling while it
- * grows), pinned to the version we checked the size of: if the object is
- * replaced meanwhile, If-Match fails and the message is simply retried.
- */
-async function download(s3: S3Client, bucket: string, key: string, head: HeadObjectCommandOutput, signal?: AbortSignal): Promise<{ bytes: Buffer; sha256: string } | undefined> {
-  const size = head.ContentLength ?? 0;
-  let out;
-  try {
-    out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: head.VersionId, IfMatch: head.ETag }), { abortSignal: signal });
-  } catch (err) {
-    // Deleted between HEAD and GET: a concurrent delivery exported it.
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-  const body = (out.Body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
-  let rest: Uint8Array = new Uint8Array(0);
-  const readAt = async (into: Buffer, offset: number) => {
-    if (rest.byteLength === 0) {
-      const next = await body.next();
-      if (next.done) return 0;
-      rest = next.value;
-    }
-    const placed = Math.min(rest.byteLength, into.byteLength - offset);
-    into.set(rest.subarray(0, placed), offset);
-    rest = rest.subarray(placed);
-    return placed;
-  };
-  const downloaded = await readHashed(size, readAt, key);
-  if (rest.byteLength > 0 || !(await body.next()).done) throw new Error(`${key} is longer than the ${size} bytes its HEAD announced`);
-  return downloaded;
-}
-
-
-/**
- * Deletes exactly the object that was exported: by version where the bucket
- * keeps versions, else only while its ETag is unchanged. A newer upload to the
- * same key has its own event coming and must not be lost.
- */
-async function deleteStaged(s3: S3Client, bucket: string, key: string, head: HeadObjectCommandOutput, log: UploadLog | undefined, signal?: AbortSignal): Promise<void> {
-  const condition = head.VersionId ? { VersionId: head.VersionId } : { IfMatch: head.ETag };
-  try {
-    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, ...condition }), { abortSignal: signal });
-  } catch (err) {
-    if (!isConditionFailed(err) && !isNotFound(err)) throw err;
-    log?.info('staged upload kept: it was replaced or removed after this export read it');
-  }
-}
