@@ -3,7 +3,14 @@
 import { SnapmetaError } from './errors.ts';
 import { all, type Database } from './sqlite.ts';
 
-export type LayoutName = 'v1-path-keyed' | 'v2-id-keyed';
+/**
+ * Each layout's name, as manifests carry it (`layout: "v2-id-keyed"`), by its
+ * short name, as `--layout v1|v2` and the sample generator spell it.
+ */
+export const LAYOUT_NAMES = { v1: 'v1-path-keyed', v2: 'v2-id-keyed' } as const;
+
+export type LayoutShortName = keyof typeof LAYOUT_NAMES;
+export type LayoutName = (typeof LAYOUT_NAMES)[LayoutShortName];
 
 export interface Layout {
   name: LayoutName;
@@ -21,7 +28,7 @@ export interface Layout {
 
 export const LAYOUTS: readonly Layout[] = [
   {
-    name: 'v1-path-keyed',
+    name: LAYOUT_NAMES.v1,
     tables: {
       files: ['path', 'mtime', 'ctime', 'size', 'mode', 'uid', 'gid', 'link_target'],
       chunks: ['chunk_hash', 'sha256', 'size'],
@@ -40,7 +47,7 @@ export const LAYOUTS: readonly Layout[] = [
     blobRef: 'blob_hash',
   },
   {
-    name: 'v2-id-keyed',
+    name: LAYOUT_NAMES.v2,
     tables: {
       files: ['id', 'path', 'source_path', 'mtime', 'size', 'mode', 'uid', 'gid', 'link_target'],
       chunks: ['chunk_hash', 'size'],
