@@ -40,7 +40,7 @@ export interface Plan {
 /**
  * What to export of one snapshot: its rows of every exported table, as keep
  * sets in `db`'s temp schema, the schema to write them with, the blobs the
- * snapshot needs, and warnings about the upload. `db` is not written.
+ * snapshot needs, and warnings about the upload; `db`'s main schema is never written.
  * Throws SnapmetaError SNAPSHOT_NOT_FOUND, SNAPSHOT_INCOMPLETE, UNSAFE_SCHEMA
  * (a schema the export cannot write so that it restores) or CORRUPT (the
  * upload's indexes and tables disagree).
