@@ -7,7 +7,7 @@
 // pipeline does. The rows kept are the seed pipeline's (test/support/native-prune.ts),
 // which are our export's (lib/prune.ts buildPlan).
 import { join } from 'node:path';
-import type { IndexLayout } from '../lib/sample/schemas.ts';
+import type { LayoutShortName } from '../lib/core/layout.ts';
 import { KEYS, RULED, tableFates, type IndexObjects } from '../test/support/native-prune.ts';
 import { ident, sqlText } from '../lib/core/sql-text.ts';
 import { sqliteJson } from '../test/support/sqlite-cli.ts';
@@ -69,7 +69,7 @@ const CACHE_KIB = 256 * 1024;
  * table (src) that reads the keys from the tables already copied (main). Each
  * IN (SELECT …) becomes a list of keys SQLite seeks in the index's own indexes.
  */
-function keptRows(layout: IndexLayout, S: string): Record<string, string> {
+function keptRows(layout: LayoutShortName, S: string): Record<string, string> {
   const k = KEYS[layout];
   return {
     snapshots: `id = ${S}`,
@@ -86,7 +86,7 @@ function keptRows(layout: IndexLayout, S: string): Record<string, string> {
 }
 
 /** One snapshot_blobs row of S for every kept (finished, in v2) blob S has none for: the seed pipeline's INSERT. */
-function addedSnapshotBlobs(layout: IndexLayout, S: string): string {
+function addedSnapshotBlobs(layout: LayoutShortName, S: string): string {
   const k = KEYS[layout];
   const v2 = layout === 'v2';
   return `INSERT INTO main.snapshot_blobs (snapshot_id, ${k.blobRef}${v2 ? ', blob_hash' : ''})
@@ -97,7 +97,7 @@ function addedSnapshotBlobs(layout: IndexLayout, S: string): string {
 }
 
 /** The tables the seed pipeline keeps, in the index's order, with the rows each keeps (undefined: all). */
-function keptTables(layout: IndexLayout, S: string, source: SourceSchema): { name: string; columns: string[]; where?: string }[] {
+function keptTables(layout: LayoutShortName, S: string, source: SourceSchema): { name: string; columns: string[]; where?: string }[] {
   const { bySnapshot, dropped } = tableFates(layout, source.objects);
   const gone = new Set(dropped.map((t) => lower(t.name)));
   const snapshotScoped = new Set(bySnapshot.map((t) => lower(t.name)));
@@ -114,7 +114,7 @@ function keptTables(layout: IndexLayout, S: string, source: SourceSchema): { nam
  * The copy-forward script, run by `sqlite3 <fresh.db>`. `.print` marks where
  * the rows end and the indexes begin, for the `.timer` lines of each statement.
  */
-export function copyForwardSql(layout: IndexLayout, index: string, snapshotId: string, source: SourceSchema): string {
+export function copyForwardSql(layout: LayoutShortName, index: string, snapshotId: string, source: SourceSchema): string {
   const S = sqlText(snapshotId);
   const tables = keptTables(layout, S, source);
   const keptNames = new Set(tables.map((t) => lower(t.name)));
@@ -167,7 +167,7 @@ function timed(stdout: string, from: string, to: string): number {
   return [...lines].reduce((sum, m) => sum + Number(m[1]) * 1000, 0);
 }
 
-export function runCopyForward(index: string, layout: IndexLayout, snapshotId: string, recipient: string, dir: string): CopyForwardRun {
+export function runCopyForward(index: string, layout: LayoutShortName, snapshotId: string, recipient: string, dir: string): CopyForwardRun {
   const prunedDb = join(dir, 'copy-forward.db');
   // Reading the index's schema is not timed: an expert writes these statements once for their schema.
   const script = copyForwardSql(layout, index, snapshotId, readSourceSchema(index));

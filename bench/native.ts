@@ -3,7 +3,7 @@
 // `sqlite3 .dump | zstd -3 -T0 | age -r`. Every stage is timed on its own.
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { IndexLayout } from '../lib/sample/schemas.ts';
+import type { LayoutShortName } from '../lib/core/layout.ts';
 import { nativePruneSql, readIndexObjects } from '../test/support/native-prune.ts';
 import { measure, parseTimeReport } from './measure.ts';
 
@@ -50,7 +50,7 @@ export function streamDump(prunedDb: string, recipient: string, output: string):
   };
 }
 
-export function runNative(index: string, layout: IndexLayout, snapshotId: string, recipient: string, dir: string): NativeRun {
+export function runNative(index: string, layout: LayoutShortName, snapshotId: string, recipient: string, dir: string): NativeRun {
   const prunedDb = join(dir, 'native.db');
   const copy = measure('cp', [index, prunedDb]);
   // The script names the upload's own triggers, views and extra tables: reading them is not timed.

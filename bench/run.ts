@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bundleCli, bundleFunction, PROJECT_ROOT } from '../infra/bundle.ts';
 import { HARD_MAX_INDEX_BYTES } from '../lib/core/index-bytes.ts';
-import type { IndexLayout } from '../lib/sample/schemas.ts';
+import type { LayoutShortName } from '../lib/core/layout.ts';
 import { measureColdStart } from './cold-start.ts';
 import { bytes, nominalBytes, seconds } from './format.ts';
 import { ageKey, indexRows, parseShapes, removeIndexFile, sampleIndexFile, SHAPES, type AgeKey, type BenchIndex, type ShapeName } from './inputs.ts';
@@ -81,7 +81,7 @@ function options(argv: string[]) {
     sizes: values.sizes.split(',').map(parseSize),
     shapes: parseShapes(values.shapes),
     runs: Math.max(1, Number(values.runs)),
-    layout: values.layout as IndexLayout,
+    layout: values.layout as LayoutShortName,
     pipelines,
     coldStart: !values['no-cold-start'],
     keep: values.keep,
@@ -130,7 +130,7 @@ interface SizeRuns {
 const stagesText = (stages: Record<string, number>) => Object.entries(stages).map(([k, v]) => `${k} ${seconds(v)}`).join(', ');
 
 /** Runs one pipeline once; returns the line to log. */
-function runPipeline(which: Pipeline, r: SizeRuns, run: number, layout: IndexLayout, tools: Tools): string {
+function runPipeline(which: Pipeline, r: SizeRuns, run: number, layout: LayoutShortName, tools: Tools): string {
   const { index, dir } = r;
   const recipient = tools.key.recipient;
   if (which === 'seed') {

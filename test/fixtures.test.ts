@@ -7,14 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sampleIndex, sampleIndexSql, sampleSnapshotIds, type SampleIndexOptions } from '../lib/sample/sample-index.ts';
-import { SCHEMA_FILES, schemaSql, type IndexLayout } from '../lib/sample/schemas.ts';
+import { SCHEMA_FILES, schemaSql } from '../lib/sample/schemas.ts';
+import type { LayoutShortName } from '../lib/core/layout.ts';
 import { compareDatabases, tableRowCounts } from './support/compare.ts';
 import { buildFixtureFile, fixtureIds, type FixtureIds } from './support/fixtures.ts';
 import { nativePrune } from './support/native-prune.ts';
 import { sqlite, sqliteJson, sqliteValue } from './support/sqlite-cli.ts';
 import { sqlText } from '../lib/core/sql-text.ts';
 
-const LAYOUTS: IndexLayout[] = ['v1', 'v2'];
+const LAYOUTS: LayoutShortName[] = ['v1', 'v2'];
 const SHARED = new URL('../../shared/index-schemas/', import.meta.url);
 
 let tmp: string;

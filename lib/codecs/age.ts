@@ -1,11 +1,6 @@
-// age encryption with the payload sealed by node:crypto. An age file is a
-// header (the file key wrapped for each recipient, and a MAC), a 16-byte
-// nonce, then the payload: ChaCha20-Poly1305 over 64 KiB chunks, each nonce an
-// 11-byte big-endian counter and a last-chunk flag (age's STREAM construction,
-// https://age-encryption.org/v1). typage seals that in JavaScript at ~45 MB/s
-// here, a sixth of the main thread at 100 MB; OpenSSL does it at ~1 GB/s.
-// typage still writes the header and wraps the key: a recipient that wraps
-// nothing is handed the file key, through typage's own Recipient interface.
+// age encryption (https://age-encryption.org/v1): typage (age-encryption)
+// writes the header and wraps the file key; node:crypto seals the payload,
+// many times faster. Why and how: docs/design.md, "age".
 import { createCipheriv, hkdfSync } from 'node:crypto';
 import { Decrypter, Encrypter, type Recipient } from 'age-encryption';
 
@@ -13,8 +8,9 @@ export const CHUNK = 64 * 1024;
 const TAG = 16;
 
 /**
- * A stream of the age encryption of `plain` to `recipients` (age1… strings).
- * `onSeal` is told how long each piece of sealing took on this thread.
+ * A stream of the age encryption of `plain` to `recipients` (age1… strings),
+ * which any age implementation decrypts. `onSeal` is told how long each piece
+ * of sealing took on this thread. Throws what typage throws for a bad recipient.
  */
 export async function ageEncryptStream(
   plain: ReadableStream<Uint8Array>,
@@ -32,9 +28,9 @@ export async function ageEncryptStream(
       async pull(controller) {
         for (;;) {
           const { done, value } = await reader.read();
-          const t = performance.now();
+          const started = performance.now();
           const out = done ? seal.finish() : seal.push(value);
-          onSeal?.(performance.now() - t);
+          onSeal?.(performance.now() - started);
           if (out.byteLength) controller.enqueue(out);
           if (done) controller.close();
           if (done || out.byteLength) return;
@@ -50,8 +46,10 @@ export async function ageEncryptStream(
 
 /**
  * The header and nonce typage writes for a fresh file key, and the payload
- * key derived from them. typage encrypts an empty payload, which is exactly
- * one final chunk: the 16-byte tag of nothing, after the nonce.
+ * key derived from them. A recipient that wraps nothing is handed the file
+ * key, through typage's own Recipient interface. typage encrypts an empty
+ * payload, which is exactly one final chunk: the 16-byte tag of nothing,
+ * after the nonce.
  */
 async function ageHeader(recipients: string[]): Promise<{ prefix: Uint8Array; streamKey: Buffer }> {
   let fileKey: Uint8Array | undefined;
@@ -61,10 +59,10 @@ async function ageHeader(recipients: string[]): Promise<{ prefix: Uint8Array; st
       return [];
     },
   };
-  const e = new Encrypter();
-  for (const r of recipients) e.addRecipient(r);
-  e.addRecipient(capture);
-  const empty = await e.encrypt(new Uint8Array(0));
+  const encrypter = new Encrypter();
+  for (const recipient of recipients) encrypter.addRecipient(recipient);
+  encrypter.addRecipient(capture);
+  const empty = await encrypter.encrypt(new Uint8Array(0));
   if (!fileKey) throw new Error('age-encryption did not wrap a file key');
   const prefix = empty.subarray(0, empty.byteLength - TAG);
   const nonce = prefix.subarray(prefix.byteLength - 16);
@@ -114,10 +112,10 @@ function payloadSealer(key: Buffer): { push(data: Uint8Array): Uint8Array; finis
           rest = rest.subarray(CHUNK);
           continue;
         }
-        const n = Math.min(CHUNK - used, rest.byteLength);
-        pending.set(rest.subarray(0, n), used);
-        used += n;
-        rest = rest.subarray(n);
+        const taken = Math.min(CHUNK - used, rest.byteLength);
+        pending.set(rest.subarray(0, taken), used);
+        used += taken;
+        rest = rest.subarray(taken);
       }
       return out.subarray(0, at);
     },
@@ -128,7 +126,7 @@ function payloadSealer(key: Buffer): { push(data: Uint8Array): Uint8Array; finis
   };
 }
 
-/** The plaintext of an age stream, for any of `identities` (AGE-SECRET-KEY-1… strings). */
+/** The plaintext of an age stream, for any of `identities` (AGE-SECRET-KEY-1… strings); rejects when none fits. */
 export function ageDecryptStream(cipher: ReadableStream<Uint8Array>, identities: string[]): Promise<ReadableStream<Uint8Array>> {
   const decrypter = new Decrypter();
   for (const identity of identities) decrypter.addIdentity(identity);

@@ -12,6 +12,7 @@ export function sha256(bytes: Uint8Array): Buffer {
   return hash.digest();
 }
 
+/** The digest as 64 hex digits. */
 export const sha256Hex = (bytes: Uint8Array): string => sha256(bytes).toString('hex');
 
 /** A pass-through stream that counts and hashes what flows through it. */
@@ -38,7 +39,8 @@ export type ReadAt = (into: Buffer, offset: number) => Promise<number>;
 /**
  * `size` bytes into one buffer allocated once (no doubling while it grows),
  * hashed piece by piece while the next piece is being read, instead of in a
- * second pass over the whole index.
+ * second pass over the whole upload. Throws when the source ends early
+ * (`what` names it) and whatever `readAt` throws.
  */
 export async function readHashed(size: number, readAt: ReadAt, what: string): Promise<{ bytes: Buffer; sha256: string }> {
   const bytes = Buffer.allocUnsafe(size);

@@ -1,6 +1,7 @@
 // zstd as streams of independent frames: on the way out, a dump cut into
 // frames of a few MiB, each compressed on libuv's thread pool while the next is
 // dumped; on the way in, a byte stream cut back into frames, inflated one by one.
+// Why frames: docs/design.md, "zstd".
 import { compressFrame, decompressAll, nextFrame, ZstdFormatError } from './zstd.ts';
 
 const FRAME_BYTES = 4 << 20;
@@ -21,11 +22,11 @@ export const newClock = (): StageClock => ({ dump: 0, compress: 0, encrypt: 0, u
 function* frames(chunks: Iterable<Uint8Array>, clock: StageClock): Generator<Uint8Array> {
   let parts: Uint8Array[] = [];
   let size = 0;
-  const it = chunks[Symbol.iterator]();
+  const iterator = chunks[Symbol.iterator]();
   for (;;) {
-    const t = performance.now();
-    const next = it.next();
-    clock.dump += performance.now() - t;
+    const started = performance.now();
+    const next = iterator.next();
+    clock.dump += performance.now() - started;
     if (next.done) break;
     parts.push(next.value);
     size += next.value.byteLength;
@@ -38,14 +39,17 @@ function* frames(chunks: Iterable<Uint8Array>, clock: StageClock): Generator<Uin
   if (size > 0) yield Buffer.concat(parts, size);
 }
 
-/** A stream of zstd frames, compressing up to IN_FLIGHT frames while the next is produced. */
+/**
+ * A stream of zstd frames of `chunks`, compressing up to IN_FLIGHT frames
+ * while the next is produced; an aborted signal stops it with its reason.
+ */
 export function compressedStream(chunks: Iterable<Uint8Array>, level: number, clock: StageClock, signal?: AbortSignal): ReadableStream<Uint8Array> {
   const source = frames(chunks, clock);
   const inflight: Promise<Uint8Array>[] = [];
   const timed = (frame: Uint8Array) => {
-    const t = performance.now();
+    const started = performance.now();
     const done = compressFrame(frame, level).then((out) => {
-      clock.compress += performance.now() - t;
+      clock.compress += performance.now() - started;
       return out;
     });
     done.catch(() => {}); // awaited in order below; this only silences early rejections
@@ -55,7 +59,7 @@ export function compressedStream(chunks: Iterable<Uint8Array>, level: number, cl
     {
       async pull(controller) {
         signal?.throwIfAborted();
-        const t = performance.now();
+        const started = performance.now();
         while (inflight.length < IN_FLIGHT) {
           const next = source.next();
           if (next.done) break;
@@ -64,7 +68,7 @@ export function compressedStream(chunks: Iterable<Uint8Array>, level: number, cl
         const ready = inflight.shift();
         if (ready) controller.enqueue(await ready);
         else controller.close();
-        clock.upstream += performance.now() - t;
+        clock.upstream += performance.now() - started;
       },
       cancel() {
         source.return(undefined);
@@ -74,7 +78,7 @@ export function compressedStream(chunks: Iterable<Uint8Array>, level: number, cl
   );
 }
 
-/** zstd frames out of a byte stream, decompressed one by one. */
+/** zstd frames out of a byte stream, decompressed one by one. Throws ZstdFormatError on bytes that are not zstd frames, or a stream that ends inside one. */
 export async function* decompressedFrames(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
   let buffered: Uint8Array = new Uint8Array(0);
   for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {

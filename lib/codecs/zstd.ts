@@ -13,9 +13,9 @@ interface Codec {
   decompress(data: Uint8Array): Promise<Uint8Array>;
 }
 
-// The @mongodb-js/zstd addon (measured fastest here) when its platform binary is
-// present; otherwise Node's built-in zstd (Node >= 22.15, e.g. the arm64 Lambda
-// bundle, which carries no x64 addon).
+// The @mongodb-js/zstd addon (the fastest: docs/design.md, "zstd") when its
+// platform binary is present; otherwise Node's built-in zstd (Node >= 22.15,
+// e.g. the arm64 Lambda bundle, which carries no x64 addon).
 function loadCodec(): Codec {
   try {
     // The package's index.js drops the level argument (1.2.2 always compresses
@@ -29,15 +29,15 @@ function loadCodec(): Codec {
       decompress: (data) => addon.decompress(asBuffer(data)),
     };
   } catch (addonError) {
-    const z = zlib as unknown as Record<string, unknown>;
-    if (typeof z.zstdCompress !== 'function') throw addonError;
-    const c = promisify(z.zstdCompress as typeof zlib.brotliCompress);
-    const d = promisify(z.zstdDecompress as typeof zlib.brotliDecompress);
+    const nodeZlib = zlib as unknown as Record<string, unknown>;
+    if (typeof nodeZlib.zstdCompress !== 'function') throw addonError;
+    const compress = promisify(nodeZlib.zstdCompress as typeof zlib.brotliCompress);
+    const decompress = promisify(nodeZlib.zstdDecompress as typeof zlib.brotliDecompress);
     const levelKey = (zlib.constants as unknown as Record<string, number>).ZSTD_c_compressionLevel;
     return {
-      // nbWorkers stays unset: it produced corrupt output in a test here.
-      compress: (data, level) => c(data, { params: { [levelKey]: level } } as zlib.BrotliOptions),
-      decompress: (data) => d(data),
+      // nbWorkers stays unset: it corrupted output (docs/design.md, "zstd").
+      compress: (data, level) => compress(data, { params: { [levelKey]: level } } as zlib.BrotliOptions),
+      decompress: (data) => decompress(data),
     };
   }
 }
@@ -49,16 +49,19 @@ function asBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
+/** One zstd frame of `data`, compressed off the main thread. */
 export const compressFrame = (data: Uint8Array, level: number) => getCodec().compress(data, level);
+/** Every frame of a zstd stream, decompressed off the main thread, with no bound: only for our own frames. */
 export const decompressAll = (data: Uint8Array) => getCodec().decompress(data);
 
 const FRAME_MAGIC = 0xfd2fb528;
 const isSkippableMagic = (m: number) => (m & 0xfffffff0) >>> 0 === 0x184d2a50;
 
+/** Whether bytes open with a zstd frame's magic number, skippable frames included. */
 export function isZstd(bytes: Uint8Array): boolean {
   if (bytes.length < 4) return false;
-  const m = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
-  return m === FRAME_MAGIC || isSkippableMagic(m);
+  const magic = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
+  return magic === FRAME_MAGIC || isSkippableMagic(magic);
 }
 
 export interface FrameInfo {
@@ -83,10 +86,9 @@ export class ZstdFormatError extends Error {}
 
 /** The zstd format's largest block content (Block_Maximum_Size before the window caps it). */
 const MAX_BLOCK_CONTENT = 128 * 1024;
-// A block costs a decoder tens of nanoseconds whatever it yields: past the first
-// FREE_BLOCKS, each must be able to yield BYTES_PER_BLOCK on average. Compressors
-// write blocks of up to 128 KiB (70-128 KiB measured), so only streams of tiny
-// raw or RLE blocks, which nothing writes, fall foul of it.
+// Past the first FREE_BLOCKS, each block must be able to yield BYTES_PER_BLOCK
+// on average: only tiny raw or RLE blocks, which no compressor writes, fall foul
+// of it (docs/design.md, "zstd").
 const FREE_BLOCKS = 1024;
 const BYTES_PER_BLOCK = 1024;
 
@@ -99,14 +101,14 @@ interface FrameHeader {
 
 /** The header of the (non-skippable) frame at offset; undefined when it is incomplete. */
 function readFrameHeader(buf: Uint8Array, view: DataView, offset: number): FrameHeader | undefined {
-  const fhd = buf[offset + 4];
-  const singleSegment = (fhd >> 5) & 1;
-  const dictIdSize = [0, 1, 2, 4][fhd & 3];
-  const fcsSize = [singleSegment ? 1 : 0, 2, 4, 8][fhd >> 6];
+  const descriptor = buf[offset + 4]; // Frame_Header_Descriptor
+  const singleSegment = (descriptor >> 5) & 1;
+  const dictIdSize = [0, 1, 2, 4][descriptor & 3];
+  const fcsSize = [singleSegment ? 1 : 0, 2, 4, 8][descriptor >> 6];
   // Window_Descriptor: 2^(10 + exponent) plus mantissa eighths of that.
-  const wd = buf[offset + 5];
-  const windowBase = 1n << BigInt(10 + (wd >> 3));
-  let windowSize = singleSegment ? 0n : windowBase + (windowBase / 8n) * BigInt(wd & 7);
+  const windowDescriptor = buf[offset + 5];
+  const windowBase = 1n << BigInt(10 + (windowDescriptor >> 3));
+  let windowSize = singleSegment ? 0n : windowBase + (windowBase / 8n) * BigInt(windowDescriptor & 7);
   const pos = offset + 5 + (singleSegment ? 0 : 1) + dictIdSize;
   if (pos + fcsSize > buf.byteLength) return undefined;
   let contentSize: bigint | undefined;
@@ -115,7 +117,7 @@ function readFrameHeader(buf: Uint8Array, view: DataView, offset: number): Frame
   else if (fcsSize === 4) contentSize = BigInt(view.getUint32(pos, true));
   else if (fcsSize === 8) contentSize = view.getBigUint64(pos, true);
   if (singleSegment) windowSize = contentSize ?? 0n;
-  return { blocksStart: pos + fcsSize, hasChecksum: ((fhd >> 2) & 1) === 1, contentSize, windowSize };
+  return { blocksStart: pos + fcsSize, hasChecksum: ((descriptor >> 2) & 1) === 1, contentSize, windowSize };
 }
 
 interface BlockRun {
@@ -228,7 +230,8 @@ export class ZstdWindowTooLarge extends Error {
 const mib = (n: bigint | number) => (Number(n) / 2 ** 20).toFixed(Number(n) % 2 ** 20 ? 1 : 0);
 
 // Past the first FREE_FRAMES, each frame must yield BYTES_PER_FRAME on average:
-// setting up a frame costs a decoder 20-60 µs, what exporting ~1 KB costs.
+// setting up a frame costs a decoder more than exporting what it holds
+// (docs/design.md, "zstd").
 const FREE_FRAMES = 1024;
 const BYTES_PER_FRAME = 4096;
 
@@ -238,6 +241,7 @@ const BYTES_PER_FRAME = 4096;
  * checked first (window, block pattern, declared or least size against the
  * room the frames before it left), then it is inflated within that room.
  * An aborted signal (the Lambda deadline) stops it between frames.
+ * Throws DecompressedTooLarge, ZstdWindowTooLarge or ZstdFormatError.
  */
 export async function decompressBounded(buf: Uint8Array, limit: number, signal?: AbortSignal): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
@@ -275,8 +279,8 @@ type ZlibDecompress = (data: Uint8Array, options: zlib.ZlibOptions) => Promise<B
 
 // Node's own zstd (>= 22.15) stops at maxOutputLength by itself; Node 20 has none.
 const nodeZstdDecompress = (() => {
-  const z = zlib as unknown as Record<string, unknown>;
-  return typeof z.zstdDecompress === 'function' ? (promisify(z.zstdDecompress) as ZlibDecompress) : undefined;
+  const nodeZlib = zlib as unknown as Record<string, unknown>;
+  return typeof nodeZlib.zstdDecompress === 'function' ? (promisify(nodeZlib.zstdDecompress) as ZlibDecompress) : undefined;
 })();
 
 async function decompressAtMost(decompress: ZlibDecompress, bytes: Uint8Array, room: number, limit: number): Promise<Uint8Array> {
@@ -297,7 +301,7 @@ const MAX_PREFIX_PASSES = 6;
  * An undeclared frame whose blocks could hold more than `room`, for a decoder
  * with no output limit: inflate ever longer prefixes of its blocks, each
  * bounded by what the one before really produced, so no pass inflates more
- * than room plus one block. What the zstd tool writes settles in 1-4 passes.
+ * than room plus one block.
  */
 async function inflateByPrefixes(bytes: Uint8Array, frame: FrameInfo, room: number, limit: number): Promise<Uint8Array> {
   const blocks = new BlockCursor(bytes, frame);

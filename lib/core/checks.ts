@@ -1,14 +1,6 @@
 // Whether the upload's indexes agree with its tables, for the rows exported.
-// SQLite keeps no page checksums: a damaged page (an overflow page of a long
-// path, a record rewritten in place) reads as other values, and SQLite only
-// notices when a table and its index disagree. The pruning finds rows through
-// the indexes, so each selection is counted again from its table alone, and
-// the dump checks every kept row against its table's unique indexes, which
-// hold every key the pruning follows (ids, paths, chunk and blob hashes): a
-// damaged row could otherwise carry other values into the export or, as a
-// duplicate key, stop the restore at CREATE UNIQUE INDEX. PRAGMA
-// integrity_check sees this and more, for every row and index of the upload,
-// at about the cost of the export again (more than that from 500 MB up).
+// SQLite keeps no page checksums: it notices a damaged page only when a table
+// and its index disagree. Why these checks, and their cost: docs/design.md, "Checks".
 import { SnapmetaError } from './errors.ts';
 import type { SchemaTable } from './layout.ts';
 import { BUILT_IN_COLLATIONS } from './schema-text.ts';
@@ -29,9 +21,8 @@ export interface IndexProbe {
  * evaluated against a row aliased `t` of `source` (a main-schema table: the
  * indexes are its own), read by rowid `k.r`. The rowid asked for, not the one
  * read: a damaged page can answer a seek with another row's cell.
- * Expression and partial indexes are not probed, nor a binary index on just
- * the column the rows were selected on (`checked`): checkSelections counted
- * that one from the table, and each probe is an index seek (~3 µs in sql.js).
+ * Not probed: expression and partial indexes, and a binary index on just the
+ * column the rows were selected on (`checked`), which checkSelections counts.
  */
 export function uniqueIndexProbes(db: Database, table: SchemaTable, source: string, checked?: string): IndexProbe[] {
   if (!table.rowid) return [];
@@ -87,7 +78,7 @@ export interface Selection {
 /**
  * Counts each selection again from its table alone (NOT INDEXED: every row
  * read, the keys probed in our own temp sets). A damaged index entry that
- * hid a row, or pointed at one, makes the two disagree.
+ * hid a row, or pointed at one, makes the two disagree: CORRUPT.
  */
 export function checkSelections(db: Database, selections: Selection[]): void {
   for (const { table, found, from, where, params } of selections) {

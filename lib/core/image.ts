@@ -1,19 +1,18 @@
 // The pruned database as a SQLite file (format sqlite): the dump replayed into
 // a fresh database, so both formats hold the same rows, checked the same way.
-//
-// sql.js keeps a database file in its in-memory file system, as the typed
-// array it was opened with (a Node Buffer is used as is), and writes pages in
-// place while they fit. So the fresh database is opened on a buffer of our own,
-// large enough for the pruned rows, and its pages are streamed out of that
-// buffer: no second whole copy, as db.export() would make. Untouched pages of
-// the buffer are never committed to memory.
+// It is built in place, in a buffer of our own, and streamed out of it with no
+// second whole copy. Why and how: docs/design.md, "SQLite image".
 import { constants } from 'node:buffer';
 import { scalar, type SqlJsStatic } from './sqlite.ts';
 
 const PAGE_SIZE = 4096;
 const PIECE = 4 << 20;
 
-/** Pieces of the image, in order; the image is built when the first is asked for. */
+/**
+ * Pieces of the image, in order; the image is built when the first is asked
+ * for, in a buffer of `capacity` bytes (more when it does not fit). Throws
+ * what the dump throws.
+ */
 export function* sqliteImage(SQL: SqlJsStatic, dump: Iterable<Uint8Array>, capacity: number): Generator<Uint8Array> {
   const file = Buffer.allocUnsafe(Math.min(constants.MAX_LENGTH, Math.max(capacity, 1 << 20)));
   file.set(emptyDatabase(SQL));

@@ -12,6 +12,8 @@ const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
  * Plain SQLite bytes from an upload: zstd is recognised by its magic number
  * (never by name) and inflated no further than maxBytes; an aborted signal
  * stops it between zstd frames with its reason (a transient error).
+ * Throws SnapmetaError NOT_SQLITE, CORRUPT (a damaged or truncated file or
+ * zstd stream) or INDEX_TOO_LARGE (over maxBytes, or a zstd window over ours).
  */
 export async function sqliteBytes(input: Uint8Array, maxBytes = HARD_MAX_INDEX_BYTES, signal?: AbortSignal): Promise<Uint8Array> {
   let bytes = input;
@@ -44,7 +46,10 @@ function zstdError(err: unknown): unknown {
   return err;
 }
 
-/** The 100-byte SQLite header tells us NOT_SQLITE vs a truncated file before SQLite tries. */
+/**
+ * The 100-byte SQLite header tells NOT_SQLITE from a truncated or damaged
+ * file before SQLite tries (docs/design.md, "SQLite header checks").
+ */
 function checkHeader(bytes: Uint8Array): void {
   if (bytes.byteLength === 0) throw new SnapmetaError('NOT_SQLITE', 'the upload is empty (0 bytes)');
   if (bytes.byteLength < 100 || !SQLITE_MAGIC.equals(bytes.subarray(0, 16))) {
@@ -58,6 +63,7 @@ function checkHeader(bytes: Uint8Array): void {
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, 100);
   const raw = view.getUint16(16);
+  // 1 stands for 65536, which 16 bits cannot hold.
   const pageSize = raw === 1 ? 65536 : raw;
   if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) {
     throw new SnapmetaError('CORRUPT', `the SQLite header is damaged: page size ${raw}`);

@@ -1,9 +1,17 @@
-// The two index layouts we accept (lib/sample/schemas/*.sql), recognised by their
-// columns, never by column order: agents may add columns, indexes and tables.
+// The two layouts of backup database we accept (lib/sample/schemas/*.sql),
+// recognised by their columns, never by column order: agents may add columns,
+// indexes and tables.
 import { SnapmetaError } from './errors.ts';
 import { all, type Database } from './sqlite.ts';
 
-export type LayoutName = 'v1-path-keyed' | 'v2-id-keyed';
+/**
+ * Each layout's name, as manifests carry it (`layout: "v2-id-keyed"`), by its
+ * short name, as `--layout v1|v2` and the sample generator spell it.
+ */
+export const LAYOUT_NAMES = { v1: 'v1-path-keyed', v2: 'v2-id-keyed' } as const;
+
+export type LayoutShortName = keyof typeof LAYOUT_NAMES;
+export type LayoutName = (typeof LAYOUT_NAMES)[LayoutShortName];
 
 export interface Layout {
   name: LayoutName;
@@ -21,7 +29,7 @@ export interface Layout {
 
 export const LAYOUTS: readonly Layout[] = [
   {
-    name: 'v1-path-keyed',
+    name: LAYOUT_NAMES.v1,
     tables: {
       files: ['path', 'mtime', 'ctime', 'size', 'mode', 'uid', 'gid', 'link_target'],
       chunks: ['chunk_hash', 'sha256', 'size'],
@@ -40,7 +48,7 @@ export const LAYOUTS: readonly Layout[] = [
     blobRef: 'blob_hash',
   },
   {
-    name: 'v2-id-keyed',
+    name: LAYOUT_NAMES.v2,
     tables: {
       files: ['id', 'path', 'source_path', 'mtime', 'size', 'mode', 'uid', 'gid', 'link_target'],
       chunks: ['chunk_hash', 'size'],
@@ -97,31 +105,37 @@ export function readSchema(db: Database): Schema {
     const columns = info.filter(([, hidden]) => hidden === 0).map(([column]) => column);
     const names = new Set(info.map(([column]) => column.toLowerCase()));
     const withoutRowid = wr === 1;
-    const rowid = withoutRowid || kind !== 'table' ? undefined : ['rowid', '_rowid_', 'oid'].find((r) => !names.has(r));
+    const rowid = withoutRowid || kind !== 'table' ? undefined : ['rowid', '_rowid_', 'oid'].find((alias) => !names.has(alias));
     return { name, kind, columns, withoutRowid, strict: strict === 1, rowid };
   });
   return { tables };
 }
 
+/** The table named `name` (lower case), however the upload spells it. */
 export function findTable(schema: Schema, name: string): SchemaTable | undefined {
-  return schema.tables.find((t) => t.name.toLowerCase() === name);
+  return schema.tables.find((table) => table.name.toLowerCase() === name);
 }
 
+/** What the schema lacks of the layout's tables and columns, one phrase each. */
 function missingFor(schema: Schema, layout: Layout): string[] {
   const missing: string[] = [];
-  for (const [table, cols] of Object.entries(layout.tables)) {
+  for (const [table, columns] of Object.entries(layout.tables)) {
     const found = findTable(schema, table);
     if (!found || found.kind !== 'table') {
       missing.push(found ? `table ${table} (${found.name} is a ${found.kind} table)` : `table ${table}`);
       continue;
     }
-    const have = new Set(found.columns.map((c) => c.toLowerCase()));
-    for (const col of cols) if (!have.has(col)) missing.push(`column ${table}.${col}`);
+    const have = new Set(found.columns.map((column) => column.toLowerCase()));
+    for (const column of columns) if (!have.has(column)) missing.push(`column ${table}.${column}`);
   }
   return missing;
 }
 
-/** Which layout this database has; UNKNOWN_LAYOUT names what is missing for the closest one. */
+/**
+ * Which layout this database has. Throws SnapmetaError UNKNOWN_LAYOUT naming
+ * what is missing for the closest layout (its first eight), or a layout table
+ * that has no rowid to reach.
+ */
 export function detectLayout(schema: Schema): Layout {
   const candidates = LAYOUTS.map((layout) => ({ layout, missing: missingFor(schema, layout) }))
     .sort((a, b) => a.missing.length - b.missing.length);
@@ -131,9 +145,9 @@ export function detectLayout(schema: Schema): Layout {
     throw new SnapmetaError('UNKNOWN_LAYOUT', `the index matches no known layout; closest is ${best.layout.name}, missing ${shown}`);
   }
   for (const table of Object.keys(best.layout.tables)) {
-    const t = findTable(schema, table)!;
-    if (!t.rowid) {
-      const what = t.withoutRowid ? 'WITHOUT ROWID' : 'without a name for its rowid';
+    const found = findTable(schema, table)!;
+    if (!found.rowid) {
+      const what = found.withoutRowid ? 'WITHOUT ROWID' : 'without a name for its rowid';
       throw new SnapmetaError('UNKNOWN_LAYOUT', `table ${table} is ${what}, which the ${best.layout.name} layout does not allow`);
     }
   }

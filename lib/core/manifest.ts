@@ -1,8 +1,7 @@
 // The blob manifest beside each export: what a vaultik-style prune reads
 // (snapshot_id, timestamp, blob_count, blobs) plus our own fields. It is the
-// commit record of an export, so it is written last. It is not encrypted: under
-// the hashed key scheme it names the snapshot by its key alone, and carries no
-// host, name or time of the snapshot.
+// export's commit record, written last, and not encrypted
+// (docs/design.md, "Manifest").
 import { SnapmetaError } from './errors.ts';
 import type { KeyScheme } from './keys.ts';
 import { GENERATOR } from './version.ts';
@@ -43,6 +42,7 @@ export interface Manifest {
 
 export type ManifestInput = Omit<Manifest, 'timestamp' | 'format_version' | 'generator' | 'blob_count' | 'total_compressed_size'>;
 
+/** The manifest of an export: blob_count, total_compressed_size and the fixed fields filled in; no host or time under the hashed scheme. */
 export function buildManifest(input: ManifestInput, now = new Date()): Manifest {
   const sizes = input.blob_sizes;
   const complete = sizes !== undefined && input.blobs.every((hash) => hash in sizes);
@@ -68,10 +68,12 @@ export function buildManifest(input: ManifestInput, now = new Date()): Manifest 
   };
 }
 
+/** manifest.json.zst's bytes: the JSON as one zstd frame. */
 export async function encodeManifest(manifest: Manifest, level = 3): Promise<Uint8Array> {
   return compressFrame(Buffer.from(JSON.stringify(manifest)), level);
 }
 
+/** A manifest from manifest.json.zst's bytes. Throws SnapmetaError CORRUPT when they are not one. */
 export async function decodeManifest(bytes: Uint8Array): Promise<Manifest> {
   try {
     const manifest = JSON.parse(Buffer.from(await decompressAll(bytes)).toString('utf8')) as Manifest;

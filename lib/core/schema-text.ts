@@ -1,8 +1,6 @@
-// The exported schema, written by us from SQLite's structured description of
-// the upload (lib/core/table-shape.ts), never copied from its CREATE text: a
-// comment, a trailing token or odd quoting there could swallow a statement's
-// terminator at restore, and a CHECK, an expression DEFAULT, a generated
-// column or an expression index would be evaluated by every restore.
+// The exported schema, written by us from SQLite's description of the upload
+// (lib/core/table-shape.ts), never copied from its CREATE text. Why:
+// docs/design.md, "Exported schema".
 import { ident } from './sql-text.ts';
 
 /** The collations every SQLite has: the only ones an export names. */
@@ -58,16 +56,16 @@ export interface TableShape {
 
 /** Key columns, naming a collation only where it is not the column's own. */
 function keyList(shape: TableShape, keys: KeyPart[]): string {
-  const own = new Map(shape.columns.map((c) => [c.name.toLowerCase(), c.collation]));
-  return keys.map((k) => `${ident(k.column)}${own.get(k.column.toLowerCase()) === k.collation ? '' : ` COLLATE ${k.collation}`}${k.desc ? ' DESC' : ''}`).join(', ');
+  const own = new Map(shape.columns.map((column) => [column.name.toLowerCase(), column.collation]));
+  return keys.map((part) => `${ident(part.column)}${own.get(part.column.toLowerCase()) === part.collation ? '' : ` COLLATE ${part.collation}`}${part.desc ? ' DESC' : ''}`).join(', ');
 }
 
 function columnSql(column: ColumnShape, notNull: boolean): string {
-  const pk = column.primaryKey;
+  const primaryKey = column.primaryKey;
   return [
     ident(column.name),
     column.type,
-    pk && `PRIMARY KEY${pk.desc ? ' DESC' : ''}${pk.autoincrement ? ' AUTOINCREMENT' : ''}`,
+    primaryKey && `PRIMARY KEY${primaryKey.desc ? ' DESC' : ''}${primaryKey.autoincrement ? ' AUTOINCREMENT' : ''}`,
     notNull && column.notNull && 'NOT NULL',
     column.default !== undefined && `DEFAULT ${column.default}`,
     column.collation !== 'BINARY' && `COLLATE ${column.collation}`,
@@ -77,11 +75,11 @@ function columnSql(column: ColumnShape, notNull: boolean): string {
 // NO ACTION is the default; SET NULL and the rest are SQLite's own words.
 const ACTIONS = new Set(['SET NULL', 'SET DEFAULT', 'CASCADE', 'RESTRICT']);
 
-function foreignKeySql(fk: ForeignKeyShape): string {
-  const to = fk.to.length ? `(${fk.to.map(ident).join(', ')})` : '';
-  return `FOREIGN KEY(${fk.from.map(ident).join(', ')}) REFERENCES ${ident(fk.parent)}${to}`
-    + (ACTIONS.has(fk.onUpdate) ? ` ON UPDATE ${fk.onUpdate}` : '')
-    + (ACTIONS.has(fk.onDelete) ? ` ON DELETE ${fk.onDelete}` : '');
+function foreignKeySql(foreignKey: ForeignKeyShape): string {
+  const to = foreignKey.to.length ? `(${foreignKey.to.map(ident).join(', ')})` : '';
+  return `FOREIGN KEY(${foreignKey.from.map(ident).join(', ')}) REFERENCES ${ident(foreignKey.parent)}${to}`
+    + (ACTIONS.has(foreignKey.onUpdate) ? ` ON UPDATE ${foreignKey.onUpdate}` : '')
+    + (ACTIONS.has(foreignKey.onDelete) ? ` ON DELETE ${foreignKey.onDelete}` : '');
 }
 
 export interface TableTextOptions {
@@ -96,7 +94,7 @@ export interface TableTextOptions {
 export function createTableSql(shape: TableShape, opts: TableTextOptions = {}): string {
   const { name = ident(shape.name), foreignKeys = true, notNull = true } = opts;
   const parts = [
-    ...shape.columns.map((c) => columnSql(c, notNull)),
+    ...shape.columns.map((column) => columnSql(column, notNull)),
     ...(shape.primaryKey ? [`PRIMARY KEY(${keyList(shape, shape.primaryKey)})`] : []),
     ...shape.uniques.map((keys) => `UNIQUE(${keyList(shape, keys)})`),
     ...(foreignKeys ? shape.foreignKeys.map(foreignKeySql) : []),
@@ -131,16 +129,16 @@ export function writableType(type: string): string {
  */
 export function affinity(type: string): Affinity {
   if (type === '') return 'BLOB';
-  let aff: Affinity = 'NUMERIC';
+  let found: Affinity = 'NUMERIC';
   let last = '';
   for (const byte of new TextEncoder().encode(type)) {
     last = (last + String.fromCharCode(byte >= 65 && byte <= 90 ? byte + 32 : byte)).slice(-4);
-    if (last === 'char' || last === 'clob' || last === 'text') aff = 'TEXT';
-    else if (last === 'blob' && (aff === 'NUMERIC' || aff === 'REAL')) aff = 'BLOB';
-    else if ((last === 'real' || last === 'floa' || last === 'doub') && aff === 'NUMERIC') aff = 'REAL';
+    if (last === 'char' || last === 'clob' || last === 'text') found = 'TEXT';
+    else if (last === 'blob' && (found === 'NUMERIC' || found === 'REAL')) found = 'BLOB';
+    else if ((last === 'real' || last === 'floa' || last === 'doub') && found === 'NUMERIC') found = 'REAL';
     else if (last.endsWith('int')) return 'INTEGER';
   }
-  return aff;
+  return found;
 }
 
 // Literals SQLite applies without running anything of the upload's. A CR

@@ -3,6 +3,7 @@
 // (Trigger bodies, which hold ';' inside BEGIN…END, are never in our dumps.)
 const enum State { Normal, Single, Double, Backtick, Bracket, Line, Block }
 
+/** Feed it text as it arrives; it hands back whole statements. */
 export class StatementSplitter {
   private pending = '';
   private state = State.Normal;
@@ -12,50 +13,50 @@ export class StatementSplitter {
   push(text: string): string {
     this.pending += text;
     let cut = -1;
-    const s = this.pending;
+    const pending = this.pending;
     let state = this.state;
-    for (let i = this.scanned; i < s.length; i++) {
-      const c = s.charCodeAt(i);
+    for (let i = this.scanned; i < pending.length; i++) {
+      const code = pending.charCodeAt(i);
       switch (state) {
         case State.Normal:
-          if (c === 59 /* ; */) cut = i + 1;
-          else if (c === 39 /* ' */) state = State.Single;
-          else if (c === 34 /* " */) state = State.Double;
-          else if (c === 96 /* ` */) state = State.Backtick;
-          else if (c === 91 /* [ */) state = State.Bracket;
-          else if (c === 45 /* - */ && s.charCodeAt(i + 1) === 45) { state = State.Line; i++; }
-          else if (c === 47 /* / */ && s.charCodeAt(i + 1) === 42) { state = State.Block; i++; }
-          else if ((c === 45 || c === 47) && i + 1 === s.length) { i--; this.stopAt(i + 1, state); return this.take(cut); }
+          if (code === 59 /* ; */) cut = i + 1;
+          else if (code === 39 /* ' */) state = State.Single;
+          else if (code === 34 /* " */) state = State.Double;
+          else if (code === 96 /* ` */) state = State.Backtick;
+          else if (code === 91 /* [ */) state = State.Bracket;
+          else if (code === 45 /* - */ && pending.charCodeAt(i + 1) === 45) { state = State.Line; i++; }
+          else if (code === 47 /* / */ && pending.charCodeAt(i + 1) === 42) { state = State.Block; i++; }
+          else if ((code === 45 || code === 47) && i + 1 === pending.length) { i--; this.stopAt(i + 1, state); return this.take(cut); }
           break;
         case State.Single: {
-          const j = s.indexOf("'", i);
-          if (j < 0) { i = s.length; break; }
-          i = j;
+          const close = pending.indexOf("'", i);
+          if (close < 0) { i = pending.length; break; }
+          i = close;
           // '' is an escaped quote inside the literal
-          if (s.charCodeAt(i + 1) === 39) i++;
-          else if (i + 1 === s.length) { this.stopAt(i, State.Single); return this.take(cut); }
+          if (pending.charCodeAt(i + 1) === 39) i++;
+          else if (i + 1 === pending.length) { this.stopAt(i, State.Single); return this.take(cut); }
           else state = State.Normal;
           break;
         }
         case State.Double:
-          if (c === 34) state = State.Normal;
+          if (code === 34) state = State.Normal;
           break;
         case State.Backtick:
-          if (c === 96) state = State.Normal;
+          if (code === 96) state = State.Normal;
           break;
         case State.Bracket:
-          if (c === 93) state = State.Normal;
+          if (code === 93) state = State.Normal;
           break;
         case State.Line:
-          if (c === 10) state = State.Normal;
+          if (code === 10) state = State.Normal;
           break;
         case State.Block:
-          if (c === 42 && s.charCodeAt(i + 1) === 47) { state = State.Normal; i++; }
-          else if (c === 42 && i + 1 === s.length) { this.stopAt(i, State.Block); return this.take(cut); }
+          if (code === 42 && pending.charCodeAt(i + 1) === 47) { state = State.Normal; i++; }
+          else if (code === 42 && i + 1 === pending.length) { this.stopAt(i, State.Block); return this.take(cut); }
           break;
       }
     }
-    this.stopAt(s.length, state);
+    this.stopAt(pending.length, state);
     return this.take(cut);
   }
 

@@ -21,12 +21,14 @@ function wasmPath(): string {
 
 let sqlJs: Promise<SqlJsStatic> | undefined;
 
+/** The process's one sql.js module, loaded on first use. */
 export function loadSqlJs(): Promise<SqlJsStatic> {
   // sql.js reads and compiles the file itself, asynchronously.
   sqlJs ??= initSqlJs({ locateFile: () => wasmPath() });
   return sqlJs;
 }
 
+/** Every row of a query. */
 export function all(db: Database, sql: string, params: SqlValue[] = []): SqlValue[][] {
   const stmt = db.prepare(sql);
   try {
@@ -39,6 +41,7 @@ export function all(db: Database, sql: string, params: SqlValue[] = []): SqlValu
   }
 }
 
+/** The first column of a query's first row; null when it has none. */
 export function scalar(db: Database, sql: string, params: SqlValue[] = []): SqlValue {
   return all(db, sql, params)[0]?.[0] ?? null;
 }
@@ -46,7 +49,6 @@ export function scalar(db: Database, sql: string, params: SqlValue[] = []): SqlV
 export function run(db: Database, sql: string, params: SqlValue[] = []): void {
   db.run(sql, params);
 }
-
 
 /** SQLite's own messages for damaged input, as sql.js surfaces them. */
 export function isCorruptionMessage(message: string): boolean {

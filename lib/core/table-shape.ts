@@ -1,10 +1,7 @@
-// What an exported table is, read from SQLite's own description of the
-// upload (pragma_table_xinfo, pragma_index_list / _xinfo,
-// pragma_foreign_key_list), never from its CREATE text. What the export
-// cannot carry without evaluating something of the upload's (a generated
-// column, an expression DEFAULT, an expression or partial index, a collation
-// SQLite does not have) is left out and listed; what it cannot write so that
-// every restore reads it back is refused (UNSAFE_SCHEMA) before anything runs.
+// What an exported table is, read from SQLite's own description of the upload
+// (its pragmas), never from its CREATE text. What the export cannot carry
+// without evaluating something of the upload's is left out and listed; what
+// no restore could read back is refused. Why: docs/design.md, "Exported schema".
 import { SnapmetaError } from './errors.ts';
 import type { SchemaTable } from './layout.ts';
 import {
@@ -60,10 +57,11 @@ function columnCollation(db: Database, table: string, column: string): string {
 
 type ColumnRow = [name: string, hex: string, type: string, notNull: number, dflt: string | null, pk: number, hidden: number];
 
-function describeColumns(db: Database, table: SchemaTable, compared: ReadonlySet<string>, changes: string[]): { columns: ColumnShape[]; pk: string[] } {
+/** The stored columns, and the primary key's columns in key order. Generated columns are left out. */
+function describeColumns(db: Database, table: SchemaTable, compared: ReadonlySet<string>, changes: string[]): { columns: ColumnShape[]; primaryKey: string[] } {
   const rows = all(db, `SELECT name, hex(name), type, "notnull", dflt_value, pk, hidden FROM main.pragma_table_xinfo(?) ORDER BY cid`, [table.name]) as ColumnRow[];
   const columns: ColumnShape[] = [];
-  const pk: [number, string][] = [];
+  const primaryKey: [order: number, column: string][] = [];
   for (const [name, hex, type, notNull, dflt, pkOrder, hidden] of rows) {
     const at = `${table.name}.${name}`;
     if (hidden !== 0) {
@@ -83,10 +81,10 @@ function describeColumns(db: Database, table: SchemaTable, compared: ReadonlySet
       changes.push(`${at}: COLLATE ${collation} left out (not built into SQLite)`);
       collation = 'BINARY';
     }
-    if (pkOrder > 0) pk.push([pkOrder, name]);
+    if (pkOrder > 0) primaryKey.push([pkOrder, name]);
     columns.push({ name, type: written, notNull: notNull === 1, default: literal, collation });
   }
-  return { columns, pk: pk.sort((a, b) => a[0] - b[0]).map(([, name]) => name) };
+  return { columns, primaryKey: primaryKey.sort((a, b) => a[0] - b[0]).map(([, name]) => name) };
 }
 
 type IndexRow = [name: string, hex: string, unique: number, origin: 'c' | 'u' | 'pk', partial: number];
@@ -108,13 +106,13 @@ function describeIndexes(db: Database, table: string, stored: ReadonlySet<string
     const keys = all(db, `SELECT cid, name, "desc", upper(coll) FROM main.pragma_index_xinfo(?) WHERE key ORDER BY seqno`, [name]) as [number, string, number, string][];
     const parts = keys.map(([, column, desc, collation]): KeyPart => ({ column, collation, desc: desc === 1 }));
     const why = partial ? 'partial: its WHERE is an expression' : keys.some(([cid]) => cid < 0) ? 'on an expression'
-      : parts.some((k) => !stored.has(k.column.toLowerCase())) ? 'on a generated column'
+      : parts.some((part) => !stored.has(part.column.toLowerCase())) ? 'on a generated column'
         : /^sqlite_/i.test(name) && origin === 'c' ? 'its name is reserved by SQLite' : undefined;
     if (why) {
       changes.push(`${table}: index ${name} left out (${why})`);
       continue;
     }
-    const foreign = parts.find((k) => !BUILT_IN_COLLATIONS.has(k.collation));
+    const foreign = parts.find((part) => !BUILT_IN_COLLATIONS.has(part.collation));
     if (foreign && (unique || origin !== 'c')) {
       throw refuse(`table ${shown(table)}, index ${shown(name)}, column ${shown(foreign.column)}`, `the unique key uses COLLATE ${foreign.collation}, which is not built into SQLite`);
     }
@@ -142,12 +140,12 @@ function describeForeignKeys(db: Database, table: string, stored: ReadonlySet<st
   for (const [id, parent, parentHex, from, to, toHex, onUpdate, onDelete] of rows) {
     checkName(`table ${shown(table)}, foreign key to ${shown(parent)}`, parent, parentHex);
     if (to !== null) checkName(`table ${shown(table)}, foreign key to ${shown(parent)} column ${shown(to)}`, to, toHex!);
-    const fk = keys.get(id) ?? { parent, from: [], to: [], onUpdate, onDelete };
-    fk.from.push(from);
-    if (to !== null) fk.to.push(to);
-    keys.set(id, fk);
+    const foreignKey = keys.get(id) ?? { parent, from: [], to: [], onUpdate, onDelete };
+    foreignKey.from.push(from);
+    if (to !== null) foreignKey.to.push(to);
+    keys.set(id, foreignKey);
   }
-  const kept = [...keys.values()].filter((fk) => fk.from.every((c) => stored.has(c.toLowerCase())));
+  const kept = [...keys.values()].filter((foreignKey) => foreignKey.from.every((column) => stored.has(column.toLowerCase())));
   if (kept.length < keys.size) changes.push(`${table}: ${keys.size - kept.length} foreign key(s) from a generated column left out`);
   return kept;
 }
@@ -159,22 +157,24 @@ function hasSequence(db: Database, table: string): boolean {
 }
 
 /**
- * The shape to export `table` (a rowid table) with. `compared`: lower-case
- * names of the columns the pruning compares, which must use a collation
- * SQLite has.
+ * The shape to export `table` (a rowid table) with, and what it leaves out of
+ * the upload's. `compared`: lower-case names of the columns the pruning
+ * compares. Throws SnapmetaError UNSAFE_SCHEMA for a name no restore could
+ * read back (a CR, bytes that are not UTF-8), or a collation SQLite lacks on
+ * a compared column or a unique key.
  */
 export function describeTable(db: Database, table: SchemaTable, compared: ReadonlySet<string>): DescribedTable {
   checkName(`table ${shown(table.name)}`, table.name);
   const changes: string[] = [];
-  const { columns, pk } = describeColumns(db, table, compared, changes);
-  const stored = new Set(columns.map((c) => c.name.toLowerCase()));
+  const { columns, primaryKey: primaryKeyColumns } = describeColumns(db, table, compared, changes);
+  const stored = new Set(columns.map((column) => column.name.toLowerCase()));
   const { primaryKey, uniques, indexes } = describeIndexes(db, table.name, stored, changes);
   const foreignKeys = describeForeignKeys(db, table.name, stored, changes);
   const shape: TableShape = { name: table.name, strict: table.strict, columns, primaryKey, uniques, foreignKeys, indexes };
   // A one-column primary key with no index of its own is the rowid: written
   // on the column, as is an INTEGER PRIMARY KEY DESC (a table constraint would
   // make that one the rowid).
-  const single = pk.length === 1 ? columns.find((c) => c.name === pk[0]) : undefined;
+  const single = primaryKeyColumns.length === 1 ? columns.find((column) => column.name === primaryKeyColumns[0]) : undefined;
   if (single && !primaryKey) {
     single.primaryKey = { desc: false, autoincrement: hasSequence(db, table.name) };
   } else if (single && /^integer$/i.test(single.type) && primaryKey?.[0].desc) {

@@ -13,10 +13,11 @@
 // a symlink (no chunks). Timestamps are unix seconds.
 import { loadSqlJs } from '../core/sqlite.ts';
 import { sqlText } from '../core/sql-text.ts';
-import { schemaSql, type IndexLayout } from './schemas.ts';
+import { schemaSql } from './schemas.ts';
+import type { LayoutShortName } from '../core/layout.ts';
 
 export interface SampleIndexOptions {
-  layout: IndexLayout;
+  layout: LayoutShortName;
   /** Default web1.example.com. */
   hostname?: string;
   /** Number of snapshots, one a day; default 3. */
@@ -41,7 +42,7 @@ export interface SampleIndexOptions {
 }
 
 interface Plan {
-  layout: IndexLayout;
+  layout: LayoutShortName;
   hostname: string;
   snapshots: number;
   files: number;
@@ -56,8 +57,8 @@ interface Plan {
 const DAY = 86_400;
 // Database bytes (rows and indexes) per chunk of a file, and per snapshot_files
 // row, measured with the sqlite3 CLI; targetBytes divides by these.
-const BYTES_PER_FILE_CHUNK: Record<IndexLayout, number> = { v1: 1260, v2: 1125 };
-const BYTES_PER_SNAPSHOT_FILE: Record<IndexLayout, number> = { v1: 255, v2: 227 };
+const BYTES_PER_FILE_CHUNK: Record<LayoutShortName, number> = { v1: 1260, v2: 1125 };
+const BYTES_PER_SNAPSHOT_FILE: Record<LayoutShortName, number> = { v1: 255, v2: 227 };
 
 function positiveInt(name: string, value: number, max: number): number {
   if (!Number.isInteger(value) || value < 1 || value > max) throw new RangeError(`${name} must be an integer in 1..${max}, got ${value}`);

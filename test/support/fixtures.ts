@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sampleIndexSql, sampleSnapshotIds, type SampleIndexOptions } from '../../lib/sample/sample-index.ts';
-import type { IndexLayout } from '../../lib/sample/schemas.ts';
+import type { LayoutShortName } from '../../lib/core/layout.ts';
 import { loadSqlJs } from '../../lib/core/sqlite.ts';
 import { sqlText } from '../../lib/core/sql-text.ts';
 
@@ -32,7 +32,7 @@ const SAMPLE: Omit<SampleIndexOptions, 'layout'> = {
   firstSnapshotAt: '2026-11-18T03:00:00Z',
 };
 
-export function fixtureIds(layout: IndexLayout): FixtureIds {
+export function fixtureIds(layout: LayoutShortName): FixtureIds {
   const [full, incremental] = sampleSnapshotIds({ layout, ...SAMPLE });
   const day = (d: number) => `${HOST}_2026-11-${d}T03:00:00Z`;
   return { full, incremental, dedupOnly: day(20), incomplete: day(21), awkward: day(22), empty: day(23), missing: `${HOST}_2026-12-01T03:00:00Z` };
@@ -50,7 +50,7 @@ const CHUNKS: Record<string, number> = {
 
 interface FxBlob { name: string; uploadedBy?: keyof FixtureIds; chunks: string[]; unfinished?: boolean }
 
-function blobs(layout: IndexLayout): FxBlob[] {
+function blobs(layout: LayoutShortName): FxBlob[] {
   return [
     { name: 'awkward', uploadedBy: 'awkward', chunks: ['awk-new', 'two-blobs'] },
     { name: 'dup', chunks: ['two-blobs'] }, // a second copy of a chunk; nobody lists it as uploaded
@@ -101,7 +101,7 @@ const FILES: FxFile[] = [
 ];
 
 /** The fixture's extra SQL, run after the sample script. */
-function extrasSql(layout: IndexLayout, ids: FixtureIds): string {
+function extrasSql(layout: LayoutShortName, ids: FixtureIds): string {
   const v1 = layout === 'v1';
   const fileKey = (f: { name: string; path: string }) => sqlText(v1 ? f.path : uuid(`fixture-file:${f.name}`));
   const blobHash = (b: FxBlob) => (b.unfinished ? 'NULL' : sqlText(sha(`fixture-blob:${b.name}`)));
@@ -218,11 +218,11 @@ ANALYZE;`);
 }
 
 /** The whole fixture as one SQL script (sqlite3 CLI or sql.js, on an empty database). */
-export function fixtureSql(layout: IndexLayout): string {
+export function fixtureSql(layout: LayoutShortName): string {
   return `${sampleIndexSql({ layout, ...SAMPLE })}\n${extrasSql(layout, fixtureIds(layout))}\n`;
 }
 
-export async function buildFixture(layout: IndexLayout): Promise<{ bytes: Uint8Array; ids: FixtureIds }> {
+export async function buildFixture(layout: LayoutShortName): Promise<{ bytes: Uint8Array; ids: FixtureIds }> {
   const SQL = await loadSqlJs();
   const db = new SQL.Database();
   try {
@@ -234,7 +234,7 @@ export async function buildFixture(layout: IndexLayout): Promise<{ bytes: Uint8A
 }
 
 /** Writes the fixture to dir/index.db and returns that path (its ids: fixtureIds(layout)). */
-export async function buildFixtureFile(layout: IndexLayout, dir: string): Promise<string> {
+export async function buildFixtureFile(layout: LayoutShortName, dir: string): Promise<string> {
   const path = join(dir, 'index.db');
   writeFileSync(path, (await buildFixture(layout)).bytes);
   return path;

@@ -3,7 +3,8 @@
 // the sqlite3 CLI, then VACUUM. Tests compare our sql.js export against it,
 // and the benchmark times it.
 import { copyFileSync } from 'node:fs';
-import { schemaSql, type IndexLayout } from '../../lib/sample/schemas.ts';
+import { schemaSql } from '../../lib/sample/schemas.ts';
+import type { LayoutShortName } from '../../lib/core/layout.ts';
 import { sqlite, sqliteJson } from './sqlite-cli.ts';
 import { ident, sqlText } from '../../lib/core/sql-text.ts';
 
@@ -42,7 +43,7 @@ interface Keys {
   blobRef: string;
 }
 
-export const KEYS: Record<IndexLayout, Keys> = {
+export const KEYS: Record<LayoutShortName, Keys> = {
   v1: { file: 'path', snapshotFilesRef: 'file_path', fileChunksRef: 'path', chunkFilesRef: 'file_path', blob: 'blob_hash', blobRef: 'blob_hash' },
   v2: { file: 'id', snapshotFilesRef: 'file_id', fileChunksRef: 'file_id', chunkFilesRef: 'file_id', blob: 'id', blobRef: 'blob_id' },
 };
@@ -50,7 +51,7 @@ export const KEYS: Record<IndexLayout, Keys> = {
 /** Tables pruned by the rules below rather than by their snapshot_id column. */
 export const RULED = ['snapshots', 'snapshot_files', 'files', 'file_chunks', 'chunk_files', 'chunks', 'blob_chunks', 'blobs', 'snapshot_blobs'];
 
-function layoutTables(layout: IndexLayout): Set<string> {
+function layoutTables(layout: LayoutShortName): Set<string> {
   return new Set([...schemaSql(layout).matchAll(/^CREATE TABLE (\w+)/gim)].map((m) => m[1].toLowerCase()));
 }
 
@@ -60,7 +61,7 @@ function layoutTables(layout: IndexLayout): Set<string> {
  * go. Every other table is kept whole. Shared with the bench's copy-forward
  * pipeline, so both prune the same way.
  */
-export function tableFates(layout: IndexLayout, objects: IndexObjects): { bySnapshot: IndexObjects['tables']; dropped: IndexObjects['tables'] } {
+export function tableFates(layout: LayoutShortName, objects: IndexObjects): { bySnapshot: IndexObjects['tables']; dropped: IndexObjects['tables'] } {
   const known = layoutTables(layout);
   const ruled = new Set(RULED);
   const lower = (s: string) => s.toLowerCase();
@@ -75,7 +76,7 @@ export function tableFates(layout: IndexLayout, objects: IndexObjects): { bySnap
  * own objects (readIndexObjects): triggers and views are dropped, agent tables
  * with a snapshot_id column keep the rows of S, other unknown tables go.
  */
-export function nativePruneSql(layout: IndexLayout, snapshotId: string, objects: IndexObjects): string {
+export function nativePruneSql(layout: LayoutShortName, snapshotId: string, objects: IndexObjects): string {
   const k = KEYS[layout];
   const S = sqlText(snapshotId);
   const { bySnapshot, dropped } = tableFates(layout, objects);
@@ -110,7 +111,7 @@ export function nativePruneSql(layout: IndexLayout, snapshotId: string, objects:
 }
 
 /** Copies the index at src to dest and prunes the copy to one snapshot with the sqlite3 CLI. */
-export function nativePrune(src: string, dest: string, layout: IndexLayout, snapshotId: string): void {
+export function nativePrune(src: string, dest: string, layout: LayoutShortName, snapshotId: string): void {
   copyFileSync(src, dest);
   sqlite(dest, nativePruneSql(layout, snapshotId, readIndexObjects(dest)));
 }

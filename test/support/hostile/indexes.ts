@@ -6,7 +6,7 @@
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PublishResult } from '../../../lib/pipeline/publish.ts';
-import type { IndexLayout } from '../../../lib/sample/schemas.ts';
+import type { LayoutShortName } from '../../../lib/core/layout.ts';
 import { compareDatabases } from '../compare.ts';
 import { debianRestore, exportTo, snapmetaRestore, type Keys } from '../export-helpers.ts';
 import { nativePrune } from '../native-prune.ts';
@@ -42,7 +42,7 @@ export interface ExactExport {
  * and compares it with the sqlite3 CLI's pruning of the same file.
  * referenceSql runs on the reference copy first: what the export is expected to leave out.
  */
-export async function exportExactly(dir: string, keys: Keys, path: string, layout: IndexLayout, id: string, referenceSql = ''): Promise<ExactExport> {
+export async function exportExactly(dir: string, keys: Keys, path: string, layout: LayoutShortName, id: string, referenceSql = ''): Promise<ExactExport> {
   const n = ++made;
   const out = join(dir, `out-${n}`);
   const result = await exportTo(out, readFileSync(path), id, keys);

@@ -6,7 +6,7 @@
 // or an expression that raises ("integer overflow") whenever it is evaluated.
 import type { ErrorCode } from '../../../lib/core/errors.ts';
 import { sqlText } from '../../../lib/core/sql-text.ts';
-import type { IndexLayout } from '../../../lib/sample/schemas.ts';
+import type { LayoutShortName } from '../../../lib/core/layout.ts';
 import { fixtureIds, type FixtureIds } from '../fixtures.ts';
 
 /** Raises "integer overflow" whenever SQLite evaluates it. */
@@ -35,7 +35,7 @@ function listEveryBlob(snapshot: keyof FixtureIds): string {
 export interface SchemaCase {
   /** The upload, as docs/reliability.md names it. */
   title: string;
-  layout: IndexLayout;
+  layout: LayoutShortName;
   snapshot: keyof FixtureIds;
   sql: string;
   /** 'exported', or the code the export is refused with. */

@@ -11,7 +11,7 @@
 import fc from 'fast-check';
 import { loadSqlJs } from '../../../lib/core/sqlite.ts';
 import { ident, sqlText } from '../../../lib/core/sql-text.ts';
-import type { IndexLayout } from '../../../lib/sample/schemas.ts';
+import type { LayoutShortName } from '../../../lib/core/layout.ts';
 import type { FixtureIds } from '../fixtures.ts';
 import { below, prng, type Rand } from './random.ts';
 import { RAISE, SENTINEL } from './schema-cases.ts';
@@ -65,7 +65,7 @@ export interface ExtraIndex {
 }
 
 export interface Variant {
-  layout: IndexLayout;
+  layout: LayoutShortName;
   snapshot: keyof FixtureIds;
   extras: { at: number; column: ExtraColumn }[];
   agents: AgentTable[];
@@ -100,7 +100,7 @@ const extraColumn = (strict: boolean) => fc.record({
 }));
 
 export const variantArbitrary: fc.Arbitrary<Variant> = fc.record({
-  layout: fc.constantFrom<IndexLayout>('v1', 'v2'),
+  layout: fc.constantFrom<LayoutShortName>('v1', 'v2'),
   snapshot: fc.constantFrom<keyof FixtureIds>('full', 'incremental', 'dedupOnly', 'awkward', 'empty'),
   extras: fc.array(fc.record({ at: fc.nat(), column: extraColumn(false) }), { maxLength: 8 }),
   agents: fc.array(fc.record({
