@@ -3,7 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import { SnapmetaError } from '../lib/core/errors.ts';
 import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../lib/sample/sample-index.ts';
-import { SCHEMA_FILES, type IndexLayout } from '../lib/sample/schemas.ts';
+import { LAYOUT_NAMES, type LayoutShortName } from '../lib/core/layout.ts';
 import { formatBytes } from './report.ts';
 import { parseCommand, wholeNumber, type CommandSpec, type Options } from './args.ts';
 
@@ -47,7 +47,7 @@ export async function run(argv: string[]): Promise<number> {
     const why = err.code === 'EEXIST' ? 'it exists; sample never overwrites: pass a new path' : err.code ?? err.message;
     throw new SnapmetaError('BAD_ARGUMENT', `cannot write ${out}: ${why}`);
   });
-  const layout = SCHEMA_FILES[opts.layout].replace(/\.sql$/, '');
+  const layout = LAYOUT_NAMES[opts.layout];
   console.log(`wrote ${out}: a ${layout} sample index of ${opts.hostname}, ${ids.length} snapshot${ids.length === 1 ? '' : 's'} of ${opts.filesPerSnapshot} files (${formatBytes(bytes.byteLength)})`);
   console.log('snapshots, oldest first:');
   for (const id of ids) console.log(`  ${id}`);
@@ -56,11 +56,11 @@ export async function run(argv: string[]): Promise<number> {
   return 0;
 }
 
-function sampleOptions(values: { layout: string; files: string; snapshots: string; host: string; name: string }): SampleIndexOptions & { layout: IndexLayout; hostname: string } {
+function sampleOptions(values: { layout: string; files: string; snapshots: string; host: string; name: string }): SampleIndexOptions & { layout: LayoutShortName; hostname: string } {
   if (values.layout !== 'v1' && values.layout !== 'v2') throw new SnapmetaError('BAD_ARGUMENT', `--layout must be v1 or v2, not ${JSON.stringify(values.layout)}`);
   if (!HOSTNAME.test(values.host)) throw new SnapmetaError('BAD_ARGUMENT', `--host must be a hostname (letters, digits, '.' and '-'), not ${JSON.stringify(values.host)}`);
   const options = {
-    layout: values.layout as IndexLayout,
+    layout: values.layout as LayoutShortName,
     hostname: values.host,
     snapshotName: values.name,
     filesPerSnapshot: wholeNumber('--files', values.files, 1, MAX_FILES),

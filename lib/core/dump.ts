@@ -145,7 +145,8 @@ function checkBatch(db: Database, { table, source, keep }: KeptTable, batches: B
  * evaluate when it reads them (nor do we). `rows`: FROM … of the kept rows.
  */
 function nullError(db: Database, table: string, notNull: string[], rows: string): SnapmetaError {
-  const column = notNull.find((name) => Number(scalar(db, `SELECT count(*) ${rows} WHERE t.${ident(name)} IS NULL`)) > 0) ?? notNull[0];
+  // typeof(), not IS NULL: SQLite folds `x IS NULL` to false for a NOT NULL column.
+  const column = notNull.find((name) => Number(scalar(db, `SELECT count(*) ${rows} WHERE typeof(t.${ident(name)}) = 'null'`)) > 0) ?? notNull[0];
   const dflt = scalar(db, `SELECT dflt_value FROM pragma_table_xinfo(?, 'main') WHERE name = ?`, [table, column]);
   if (typeof dflt === 'string' && literalDefault(dflt) === undefined) {
     return new SnapmetaError('UNSAFE_SCHEMA', `table ${JSON.stringify(table)}, column ${JSON.stringify(column)}: NOT NULL, yet rows older than the column read NULL, `

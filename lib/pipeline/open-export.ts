@@ -92,9 +92,7 @@ export async function openExport(input: ExportInput, opts: OpenOptions): Promise
     return sqliteErrors(() => {
       const t1 = performance.now();
       opts.onStage?.('prune');
-      // Nothing here needs a rollback journal. The file is in memory already,
-      // so the page cache only saves copying pages out of it: 16 MiB pruned
-      // and dumped a 1 GB index as fast as 64 MiB did.
+      // Nothing here needs a rollback journal; the file is in memory already (docs/design.md, "Opening").
       db.run('PRAGMA main.journal_mode=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384');
       const schema = readSchema(db);
       const layout = detectLayout(schema);

@@ -4,9 +4,6 @@
 import { readFileSync } from 'node:fs';
 import { LAYOUT_NAMES, type LayoutShortName } from '../core/layout.ts';
 
-/** @deprecated The same type as LayoutShortName (lib/core/layout.ts), kept while cli/sample.ts names it. */
-export type IndexLayout = LayoutShortName;
-
 export const SCHEMA_FILES: Record<LayoutShortName, string> = {
   v1: `${LAYOUT_NAMES.v1}.sql`,
   v2: `${LAYOUT_NAMES.v2}.sql`,
