@@ -1,7 +1,6 @@
 // Upload → S3 notification → queue (+ DLQ) → export function, with the
 // function's permissions spelled out one statement per promise.
-import { dirname } from 'node:path';
-import { Arn, ArnFormat, AssetHashType, Aws, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Aws, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -11,7 +10,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { bundleFunction, ENTRY, HANDLER } from './bundle.ts';
+import { ENTRY, HANDLER } from './bundle.ts';
+import { bundledCode } from './function-code.ts';
 import type { ResolvedConfig } from './config.ts';
 import { acknowledgeWildcardResources } from './nag.ts';
 import { LOG_RETENTION_DAYS, METRICS, NOTIFICATION_FILTER, QUEUE, visibilityTimeoutSeconds } from '../lib/service/settings.ts';
@@ -25,8 +25,6 @@ export class ExportPipeline extends Construct {
 
   constructor(scope: Construct, id: string, storage: Storage, config: ResolvedConfig) {
     super(scope, id);
-    const { stagingBucket, backupBucket, metadataPrefix } = storage;
-
     this.dlq = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -40,10 +38,7 @@ export class ExportPipeline extends Construct {
       deadLetterQueue: { queue: this.dlq, maxReceiveCount: QUEUE.maxReceiveCount },
     });
     for (const suffix of NOTIFICATION_FILTER.suffixes) {
-      stagingBucket.addEventNotification(s3.EventType.OBJECT_CREATED, new SqsDestination(this.queue), {
-        prefix: NOTIFICATION_FILTER.prefix,
-        suffix,
-      });
+      storage.stagingBucket.addEventNotification(s3.EventType.OBJECT_CREATED, new SqsDestination(this.queue), { prefix: NOTIFICATION_FILTER.prefix, suffix });
     }
 
     // Our own role and log group: the managed AWSLambdaBasicExecutionRole
@@ -51,87 +46,68 @@ export class ExportPipeline extends Construct {
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: LOG_RETENTION_DAYS as logs.RetentionDays });
     const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     for (const statement of exportStatements(storage, logGroup, config)) role.addToPolicy(statement);
-
-    const { architecture } = config;
     this.function = new NodejsFunction(this, 'Function', {
       runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
+      architecture: config.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
       handler: HANDLER,
-      // bundleFunction, not NodejsFunction's own esbuild run: it also places the
-      // WASM and the zstd addon, and the tests load exactly what it builds.
-      code: lambda.Code.fromAsset(dirname(ENTRY), {
-        // Hash what is deployed, not the source directory.
-        assetHashType: AssetHashType.OUTPUT,
-        bundling: {
-          image: lambda.Runtime.NODEJS_22_X.bundlingImage,
-          // Unused by local bundling, but part of CDK's bundling cache key:
-          // without it two stacks differing only in architecture share a bundle.
-          environment: { SNAPMETA_ARCHITECTURE: architecture },
-          local: {
-            tryBundle(outDir: string) {
-              bundleFunction({ architecture, outDir });
-              return true;
-            },
-          },
-        },
-      }),
+      code: bundledCode(ENTRY, config.architecture),
       role,
       logGroup,
       memorySize: config.memoryMb,
       timeout: Duration.seconds(config.timeoutSeconds),
       ephemeralStorageSize: Size.mebibytes(config.ephemeralStorageMb),
-      environment: {
-        NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: METRICS.service,
-        POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
-        SNAPMETA_BACKUP_BUCKET: backupBucket.bucketName,
-        SNAPMETA_BACKUP_PREFIX: config.backupPrefix,
-        SNAPMETA_STAGING_BUCKET: stagingBucket.bucketName,
-        SNAPMETA_DELETE_STAGED: String(config.deleteStaged),
-        SNAPMETA_MAX_INDEX_BYTES: String(config.maxIndexBytes),
-        SNAPMETA_FORMAT: config.format,
-        SNAPMETA_KEY_SCHEME: config.keyScheme,
-        SNAPMETA_ALLOW_UNNAMED_IDS: String(config.allowUnnamedIds),
-        SNAPMETA_CHECK_BLOBS: String(config.checkBlobs),
-        SNAPMETA_BLOB_PREFIX: config.blobPrefix,
-        ...('values' in config.recipients
-          ? { SNAPMETA_AGE_RECIPIENTS: config.recipients.values.join(',') }
-          : {
-            SNAPMETA_RECIPIENTS_PARAMETER: config.recipients.parameter,
-            SNAPMETA_RECIPIENTS_REFRESH_SECONDS: String(config.recipients.refreshSeconds),
-          }),
-      },
+      environment: exportEnvironment(storage, config),
     });
-    this.function.addEventSource(
-      new SqsEventSource(this.queue, {
-        batchSize: QUEUE.batchSize,
-        reportBatchItemFailures: true,
-        maxConcurrency: config.maxConcurrency,
-      }),
-    );
+    this.function.addEventSource(new SqsEventSource(this.queue, { batchSize: QUEUE.batchSize, reportBatchItemFailures: true, maxConcurrency: config.maxConcurrency }));
+    acknowledgeFindings(this, role, storage, config);
+  }
+}
 
-    acknowledgeWildcardResources(
-      role,
-      [...STAGED_OBJECTS, ...RECEIPT_OBJECTS].map((p) => stagingBucket.arnForObjects(p)),
-      'Staged uploads and receipts are named by host and snapshot, unknown at deploy time: the key prefix is the narrowest scope.',
-    );
-    acknowledgeWildcardResources(
-      role,
-      [backupBucket.arnForObjects(`${metadataPrefix}*`), ...(config.checkBlobs ? [backupBucket.arnForObjects(`${config.blobPrefix}*`)] : [])],
-      'Every snapshot publishes new keys under the metadata prefix: the prefix is the narrowest scope (writes are create-only, see RequireIfNoneMatchOnMetadata).',
-    );
-    Validations.of(this.function).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason: 'nodejs22.x is the runtime this project targets and tests; moving to a newer one is a deliberate, tested change.',
+/** What the function reads at start-up (lib/service/config.ts). */
+function exportEnvironment({ stagingBucket, backupBucket }: Storage, config: ResolvedConfig): Record<string, string> {
+  return {
+    NODE_OPTIONS: '--enable-source-maps',
+    POWERTOOLS_SERVICE_NAME: METRICS.service,
+    POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
+    SNAPMETA_BACKUP_BUCKET: backupBucket.bucketName,
+    SNAPMETA_BACKUP_PREFIX: config.backupPrefix,
+    SNAPMETA_STAGING_BUCKET: stagingBucket.bucketName,
+    SNAPMETA_DELETE_STAGED: String(config.deleteStaged),
+    SNAPMETA_MAX_INDEX_BYTES: String(config.maxIndexBytes),
+    SNAPMETA_FORMAT: config.format,
+    SNAPMETA_KEY_SCHEME: config.keyScheme,
+    SNAPMETA_ALLOW_UNNAMED_IDS: String(config.allowUnnamedIds),
+    SNAPMETA_CHECK_BLOBS: String(config.checkBlobs),
+    SNAPMETA_BLOB_PREFIX: config.blobPrefix,
+    ...('values' in config.recipients
+      ? { SNAPMETA_AGE_RECIPIENTS: config.recipients.values.join(',') }
+      : { SNAPMETA_RECIPIENTS_PARAMETER: config.recipients.parameter, SNAPMETA_RECIPIENTS_REFRESH_SECONDS: String(config.recipients.refreshSeconds) }),
+  };
+}
+
+/** cdk-nag's findings this design accepts, each by its exact id and with its reason. */
+function acknowledgeFindings(scope: Construct, role: iam.Role, { stagingBucket, backupBucket, metadataPrefix }: Storage, config: ResolvedConfig): void {
+  acknowledgeWildcardResources(
+    role,
+    [...STAGED_OBJECTS, ...RECEIPT_OBJECTS].map((p) => stagingBucket.arnForObjects(p)),
+    'Staged uploads and receipts are named by host and snapshot, unknown at deploy time: the key prefix is the narrowest scope.',
+  );
+  acknowledgeWildcardResources(
+    role,
+    [backupBucket.arnForObjects(`${metadataPrefix}*`), ...(config.checkBlobs ? [backupBucket.arnForObjects(`${config.blobPrefix}*`)] : [])],
+    'Every snapshot publishes new keys under the metadata prefix: the prefix is the narrowest scope (writes are create-only, see RequireIfNoneMatchOnMetadata).',
+  );
+  Validations.of(scope.node.findChild('Function')).acknowledge({
+    id: 'AwsSolutions-L1',
+    reason: 'nodejs22.x is the runtime this project targets and tests; moving to a newer one is a deliberate, tested change.',
+  });
+  // CDK's singleton that configures bucket notifications at deploy time.
+  const notificationsHandler = Stack.of(scope).node.children.find((c) => c.node.id.startsWith('BucketNotificationsHandler'));
+  if (notificationsHandler) {
+    Validations.of(notificationsHandler).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason: "CDK's own deploy-time handler that sets the staging bucket's notifications; it runs only during deployments and CDK owns its role.",
     });
-    // CDK's singleton that configures bucket notifications at deploy time.
-    const notificationsHandler = Stack.of(this).node.children.find((c) => c.node.id.startsWith('BucketNotificationsHandler'));
-    if (notificationsHandler) {
-      Validations.of(notificationsHandler).acknowledge({
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: "CDK's own deploy-time handler that sets the staging bucket's notifications; it runs only during deployments and CDK owns its role.",
-      });
-    }
   }
 }
 

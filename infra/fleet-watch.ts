@@ -1,8 +1,8 @@
 // The scheduled fleet watch: a small function, run on a schedule, that counts
 // the hosts gone silent from the receipts (functions/fleet-watch.ts). It may
 // only list the receipt folders of the staging bucket and write its own logs.
-import { dirname, join } from 'node:path';
-import { AssetHashType, Duration, Validations } from 'aws-cdk-lib';
+import { join } from 'node:path';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -12,7 +12,8 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { RECEIPT_PREFIXES } from '../lib/core/keys.ts';
 import { ALARMS, LOG_RETENTION_DAYS, METRICS } from '../lib/service/settings.ts';
-import { bundleFunction, HANDLER, PROJECT_ROOT } from './bundle.ts';
+import { HANDLER, PROJECT_ROOT } from './bundle.ts';
+import { bundledCode } from './function-code.ts';
 import type { ResolvedConfig } from './config.ts';
 
 export const FLEET_WATCH_ENTRY = join(PROJECT_ROOT, 'functions', 'fleet-watch.ts');
@@ -36,14 +37,7 @@ export class FleetWatch extends Construct {
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
       handler: HANDLER,
-      code: lambda.Code.fromAsset(dirname(FLEET_WATCH_ENTRY), {
-        assetHashType: AssetHashType.OUTPUT,
-        bundling: {
-          image: lambda.Runtime.NODEJS_22_X.bundlingImage,
-          environment: { SNAPMETA_ARCHITECTURE: architecture, SNAPMETA_ENTRY: 'fleet-watch' },
-          local: { tryBundle: (outDir: string) => (bundleFunction({ architecture, outDir, entry: FLEET_WATCH_ENTRY }), true) },
-        },
-      }),
+      code: bundledCode(FLEET_WATCH_ENTRY, architecture),
       role,
       logGroup,
       memorySize: 256,

@@ -5,7 +5,7 @@ import { SnapmetaError } from '../core/errors.ts';
 import type { ExportJob } from './open-export.ts';
 import { digestTap, sha256Hex } from '../codecs/hash.ts';
 import { buildManifest, decodeManifest, encodeManifest, type DbFormat, type Manifest } from '../core/manifest.ts';
-import { metadataKeys, type KeyScheme } from '../core/keys.ts';
+import { metadataKeys, type KeyScheme, type MetadataKeys } from '../core/keys.ts';
 import type { MetadataStore } from '../stores/store.ts';
 
 export interface PublishOptions {
@@ -50,18 +50,64 @@ const SOURCE_META = 'source-sha256';
  */
 export async function publishExport(job: ExportJob, store: MetadataStore, opts: PublishOptions): Promise<PublishResult> {
   const keyScheme = opts.keyScheme ?? 'plain';
-  const { key: metadataKey, dbKey, manifestKey } = metadataKeys(opts.prefix ?? '', job.snapshot.id, keyScheme);
-  const format = opts.format ?? 'sql';
+  const keys = metadataKeys(opts.prefix ?? '', job.snapshot.id, keyScheme);
   const timings = { ...job.timings, dump: 0, compress: 0, encrypt: 0, write: 0 };
-  const result = (status: PublishResult['status'], manifest: Manifest, manifestSize: number): PublishResult => ({
+  const result = (status: PublishResult['status'], manifest: Manifest, manifestSize: number) =>
+    resultOf(job, { status, keyScheme, keys, manifest, manifestSize, timings });
+
+  const existing = await existingManifest(store, keys.manifestKey, opts.source.sha256);
+  if (existing) return result('duplicate', existing.manifest, existing.size);
+
+  let db = await reusableDb(store, keys.dbKey, opts.source.sha256);
+  if (!db) {
+    const written = await writeDb(job, store, keys.dbKey, opts.format ?? 'sql', opts, timings);
+    db = written ?? (await reusableDb(store, keys.dbKey, opts.source.sha256));
+    if (!db) throw new Error(`${keys.dbKey} vanished after a concurrent write`);
+  }
+
+  opts.signal?.throwIfAborted();
+  const manifest = manifestOf(job, keys.key, keyScheme, db, opts.source);
+  const body = await encodeManifest(manifest);
+  const started = performance.now();
+  const outcome = await store.putIfAbsent(keys.manifestKey, body, { contentType: 'application/zstd', metadata: { [SOURCE_META]: opts.source.sha256 } });
+  timings.write += performance.now() - started;
+  if (outcome === 'exists') {
+    // Lost a race with a concurrent delivery: fine if it published the same source.
+    const raced = await existingManifest(store, keys.manifestKey, opts.source.sha256);
+    if (raced) return result('duplicate', raced.manifest, raced.size);
+  }
+  return result('published', manifest, body.byteLength);
+}
+
+function manifestOf(job: ExportJob, metadataKey: string, keyScheme: KeyScheme, db: DbInfo, source: PublishOptions['source']): Manifest {
+  return buildManifest({
+    snapshot_id: metadataKey,
+    blobs: job.blobs,
+    blob_sizes: job.blobSizes,
+    key_scheme: keyScheme,
+    layout: job.layout,
+    db: { format: db.format, size: db.size, sha256: db.sha256, compression: 'zstd', encryption: 'age' },
+    rows: job.rows,
+    source: { sha256: source.sha256, size: source.size },
+    snapshot: { hostname: job.snapshot.hostname, started_at: job.snapshot.startedAt, completed_at: job.snapshot.completedAt },
+    skipped_tables: job.skippedTables,
+    schema_changes: job.schemaChanges,
+    warnings: job.warnings,
+  });
+}
+
+/** What publishing did, from the manifest that commits it (ours, or the one already there). */
+function resultOf(job: ExportJob, done: { status: PublishResult['status']; keyScheme: KeyScheme; keys: MetadataKeys; manifest: Manifest; manifestSize: number; timings: Record<string, number> }): PublishResult {
+  const { status, manifest, manifestSize, keys } = done;
+  return {
     status,
     snapshotId: job.snapshot.id,
     hostname: job.snapshot.hostname,
     layout: job.layout,
-    keyScheme,
-    metadataKey,
-    dbKey,
-    manifestKey,
+    keyScheme: done.keyScheme,
+    metadataKey: keys.key,
+    dbKey: keys.dbKey,
+    manifestKey: keys.manifestKey,
     db: { format: manifest.db.format, size: manifest.db.size, sha256: manifest.db.sha256 },
     manifestSize,
     rows: manifest.rows,
@@ -70,44 +116,8 @@ export async function publishExport(job: ExportJob, store: MetadataStore, opts: 
     warnings: manifest.warnings,
     bytesIn: job.bytesIn,
     bytesOut: status === 'duplicate' ? 0 : manifest.db.size + manifestSize,
-    timings,
-  });
-
-  const existing = await existingManifest(store, manifestKey, opts.source.sha256);
-  if (existing) return result('duplicate', existing.manifest, existing.size);
-
-  let db = await reusableDb(store, dbKey, opts.source.sha256);
-  if (!db) {
-    const written = await writeDb(job, store, dbKey, format, opts, timings);
-    db = written ?? (await reusableDb(store, dbKey, opts.source.sha256));
-    if (!db) throw new Error(`${dbKey} vanished after a concurrent write`);
-  }
-
-  opts.signal?.throwIfAborted();
-  const manifest = buildManifest({
-    snapshot_id: metadataKey,
-    blobs: job.blobs,
-    blob_sizes: job.blobSizes,
-    key_scheme: keyScheme,
-    layout: job.layout,
-    db: { format: db.format, size: db.size, sha256: db.sha256, compression: 'zstd', encryption: 'age' },
-    rows: job.rows,
-    source: { sha256: opts.source.sha256, size: opts.source.size },
-    snapshot: { hostname: job.snapshot.hostname, started_at: job.snapshot.startedAt, completed_at: job.snapshot.completedAt },
-    skipped_tables: job.skippedTables,
-    schema_changes: job.schemaChanges,
-    warnings: job.warnings,
-  });
-  const body = await encodeManifest(manifest);
-  const t = performance.now();
-  const outcome = await store.putIfAbsent(manifestKey, body, { contentType: 'application/zstd', metadata: { [SOURCE_META]: opts.source.sha256 } });
-  timings.write += performance.now() - t;
-  if (outcome === 'exists') {
-    // Lost a race with a concurrent delivery: fine if it published the same source.
-    const raced = await existingManifest(store, manifestKey, opts.source.sha256);
-    if (raced) return result('duplicate', raced.manifest, raced.size);
-  }
-  return result('published', manifest, body.byteLength);
+    timings: done.timings,
+  };
 }
 
 /** The manifest already published for this snapshot, if it came from the same source. */
