@@ -1,6 +1,6 @@
 // Uploads whose schema text is hostile or odd (issue #14, "Hostile input,
 // round two"), each as SQL the sqlite3 CLI applies to a fixture index. They
-// are shared by test/hostile-schema.test.ts and the figures of
+// are shared by test/robustness/hostile-schema.test.ts and the figures of
 // bench/hostile-schema.ts. Many rewrite the stored CREATE text (writable_schema)
 // once the rows are in: that is how an upload gets a CHECK its rows violate,
 // or an expression that raises ("integer overflow") whenever it is evaluated.

@@ -1,5 +1,5 @@
 // Schema text variants of the fixture indexes, for the schema fuzz
-// (test/schema-fuzz.test.ts). The fixture's own CREATE texts are decorated
+// (test/robustness/schema-fuzz.test.ts). The fixture's own CREATE texts are decorated
 // token by token (comments holding `;`, quotes and a `.shell` line, odd
 // whitespace, four quoting styles), given extra columns (odd names and types,
 // literal and expression DEFAULTs, CHECKs, generated columns, collations),

@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { affinity, literalDefault, writableType } from '../lib/core/schema-text.ts';
-import { loadSqlJs, type SqlValue } from '../lib/core/sqlite.ts';
+import { affinity, literalDefault, writableType } from '../../lib/core/schema-text.ts';
+import { loadSqlJs, type SqlValue } from '../../lib/core/sqlite.ts';
 
 const SQL = await loadSqlJs();
 

@@ -8,10 +8,10 @@ import { copyFileSync, readFileSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { tempDir } from './support/export-helpers.ts';
-import { waitFor } from './support/aws/harness.ts';
+import { tempDir } from '../support/export-helpers.ts';
+import { waitFor } from '../support/aws/harness.ts';
 
-const ROOT = resolve(import.meta.dirname, '..');
+const ROOT = resolve(import.meta.dirname, '..', '..');
 
 describe('npm start stops on a signal to npm', () => {
   let dir: ReturnType<typeof tempDir>;

@@ -6,17 +6,17 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { sampleIndex, sampleIndexSql, sampleSnapshotIds, type SampleIndexOptions } from '../lib/sample/sample-index.ts';
-import { SCHEMA_FILES, schemaSql } from '../lib/sample/schemas.ts';
-import type { LayoutShortName } from '../lib/core/layout.ts';
-import { compareDatabases, tableRowCounts } from './support/compare.ts';
-import { buildFixtureFile, fixtureIds, type FixtureIds } from './support/fixtures.ts';
-import { nativePrune } from './support/native-prune.ts';
-import { sqlite, sqliteJson, sqliteValue } from './support/sqlite-cli.ts';
-import { sqlText } from '../lib/core/sql-text.ts';
+import { sampleIndex, sampleIndexSql, sampleSnapshotIds, type SampleIndexOptions } from '../../lib/sample/sample-index.ts';
+import { SCHEMA_FILES, schemaSql } from '../../lib/sample/schemas.ts';
+import type { LayoutShortName } from '../../lib/core/layout.ts';
+import { compareDatabases, tableRowCounts } from '../support/compare.ts';
+import { buildFixtureFile, fixtureIds, type FixtureIds } from '../support/fixtures.ts';
+import { nativePrune } from '../support/native-prune.ts';
+import { sqlite, sqliteJson, sqliteValue } from '../support/sqlite-cli.ts';
+import { sqlText } from '../../lib/core/sql-text.ts';
 
 const LAYOUTS: LayoutShortName[] = ['v1', 'v2'];
-const SHARED = new URL('../../shared/index-schemas/', import.meta.url);
+const SHARED = new URL('../../../shared/index-schemas/', import.meta.url);
 
 let tmp: string;
 before(() => {
@@ -26,7 +26,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 test('lib/sample/schemas are byte-for-byte copies of ../shared/index-schemas', { skip: !existsSync(SHARED) && 'no ../shared here' }, () => {
   for (const file of Object.values(SCHEMA_FILES)) {
-    assert.deepEqual(readFileSync(new URL(`../lib/sample/schemas/${file}`, import.meta.url)), readFileSync(new URL(file, SHARED)), file);
+    assert.deepEqual(readFileSync(new URL(`../../lib/sample/schemas/${file}`, import.meta.url)), readFileSync(new URL(file, SHARED)), file);
   }
 });
 

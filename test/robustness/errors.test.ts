@@ -3,16 +3,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { DirStore } from '../lib/stores/dir-store.ts';
-import { SnapmetaError, type ErrorCode } from '../lib/core/errors.ts';
-import { openExport } from '../lib/pipeline/open-export.ts';
-import { publishExport } from '../lib/pipeline/publish.ts';
-import { sha256Hex } from '../lib/codecs/hash.ts';
-import { parseRecipients } from '../lib/core/recipients.ts';
-import { sampleIndex, sampleSnapshotIds } from '../lib/sample/sample-index.ts';
-import { loadSqlJs } from '../lib/core/sqlite.ts';
-import { compressFrame } from '../lib/codecs/zstd.ts';
-import { exportTo, makeKeys, tempDir, writeTemp } from './support/export-helpers.ts';
+import { DirStore } from '../../lib/stores/dir-store.ts';
+import { SnapmetaError, type ErrorCode } from '../../lib/core/errors.ts';
+import { openExport } from '../../lib/pipeline/open-export.ts';
+import { publishExport } from '../../lib/pipeline/publish.ts';
+import { sha256Hex } from '../../lib/codecs/hash.ts';
+import { parseRecipients } from '../../lib/core/recipients.ts';
+import { sampleIndex, sampleSnapshotIds } from '../../lib/sample/sample-index.ts';
+import { loadSqlJs } from '../../lib/core/sqlite.ts';
+import { compressFrame } from '../../lib/codecs/zstd.ts';
+import { exportTo, makeKeys, tempDir, writeTemp } from '../support/export-helpers.ts';
 
 const opts = { layout: 'v2' as const, hostname: 'web1.example.com', filesPerSnapshot: 40 };
 const sample = await sampleIndex(opts);
@@ -124,7 +124,7 @@ test('the CLI exits non-zero with the code and a one-line message', async () => 
   const dir = tempDir();
   try {
     const keys = await makeKeys(dir.path);
-    const bin = new URL('../bin/snapmeta.js', import.meta.url).pathname;
+    const bin = new URL('../../bin/snapmeta.js', import.meta.url).pathname;
     const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: dir.path });
     const junk = writeTemp(dir.path, 'junk.db', Buffer.from('not sqlite'.repeat(20)));
     let r = cli('export', junk, '--snapshot', first, '--recipient', keys.recipient);

@@ -9,26 +9,26 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
-import { DirStore } from '../lib/stores/dir-store.ts';
-import { SnapmetaError, type ErrorCode } from '../lib/core/errors.ts';
-import { openExport } from '../lib/pipeline/open-export.ts';
-import { publishExport } from '../lib/pipeline/publish.ts';
-import { sha256Hex } from '../lib/codecs/hash.ts';
-import { restoreExport } from '../lib/pipeline/restore.ts';
-import { decodeManifest } from '../lib/core/manifest.ts';
-import { sampleIndex, sampleIndexSql, sampleSnapshotIds } from '../lib/sample/sample-index.ts';
-import { receiptKey } from '../lib/core/keys.ts';
-import { compressFrame } from '../lib/codecs/zstd.ts';
-import { tableRowCounts } from './support/compare.ts';
-import { debianRestore, exportTo, makeKeys, tempDir, writeTemp, type Keys } from './support/export-helpers.ts';
-import { buildFixture, type FixtureIds } from './support/fixtures.ts';
-import { startHarness, waitFor, type Harness } from './support/aws/harness.ts';
-import { exportExactly, hostileIndex } from './support/hostile/indexes.ts';
-import { prng, randomBytes } from './support/hostile/random.ts';
+import { DirStore } from '../../lib/stores/dir-store.ts';
+import { SnapmetaError, type ErrorCode } from '../../lib/core/errors.ts';
+import { openExport } from '../../lib/pipeline/open-export.ts';
+import { publishExport } from '../../lib/pipeline/publish.ts';
+import { sha256Hex } from '../../lib/codecs/hash.ts';
+import { restoreExport } from '../../lib/pipeline/restore.ts';
+import { decodeManifest } from '../../lib/core/manifest.ts';
+import { sampleIndex, sampleIndexSql, sampleSnapshotIds } from '../../lib/sample/sample-index.ts';
+import { receiptKey } from '../../lib/core/keys.ts';
+import { compressFrame } from '../../lib/codecs/zstd.ts';
+import { tableRowCounts } from '../support/compare.ts';
+import { debianRestore, exportTo, makeKeys, tempDir, writeTemp, type Keys } from '../support/export-helpers.ts';
+import { buildFixture, type FixtureIds } from '../support/fixtures.ts';
+import { startHarness, waitFor, type Harness } from '../support/aws/harness.ts';
+import { exportExactly, hostileIndex } from '../support/hostile/indexes.ts';
+import { prng, randomBytes } from '../support/hostile/random.ts';
 import {
   blockBomb, COMPRESSED, hugeWindowFrame, manyTinyCompressedFrames, manyTinyFrames, RAW, RLE, rleBomb, withLyingContentSize,
-} from './support/hostile/zstd-bombs.ts';
-import { sqlite, sqliteValue } from './support/sqlite-cli.ts';
+} from '../support/hostile/zstd-bombs.ts';
+import { sqlite, sqliteValue } from '../support/sqlite-cli.ts';
 
 let dir: ReturnType<typeof tempDir>;
 let keys: Keys;
@@ -230,7 +230,7 @@ describe('an upload carrying code: nothing runs, the export stays exact', () => 
     }
     assert.equal(sqliteValue(exact.restored, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'file_search%' OR name LIKE 'old_search%' OR name LIKE 'extents%'"), '0');
   });
-  // Generated columns, CHECKs, DEFAULTs, collations, odd CREATE text: test/hostile-schema.test.ts.
+  // Generated columns, CHECKs, DEFAULTs, collations, odd CREATE text: test/robustness/hostile-schema.test.ts.
 });
 
 describe('names that must not become keys', () => {
@@ -247,7 +247,7 @@ describe('names that must not become keys', () => {
     }
     const index = hostileIndex(dir.path, bytes, `UPDATE snapshots SET id = '../../escaped' WHERE id = '${ids.awkward}';`);
     const out = join(dir.path, 'cli', 'out');
-    const bin = new URL('../bin/snapmeta.js', import.meta.url).pathname;
+    const bin = new URL('../../bin/snapmeta.js', import.meta.url).pathname;
     const r = spawnSync(process.execPath, [bin, 'export', index.path, '--snapshot', '../../escaped', '--recipient', keys.recipient, '--out', out], { encoding: 'utf8' });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /^snapmeta export: BAD_KEY: snapshot id "..\/..\/escaped" contains "..", so it cannot name an output key\n$/);

@@ -9,11 +9,11 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../lib/sample/sample-index.ts';
-import { debianRestore, tempDir } from './support/export-helpers.ts';
-import { waitFor } from './support/aws/harness.ts';
+import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../../lib/sample/sample-index.ts';
+import { debianRestore, tempDir } from '../support/export-helpers.ts';
+import { waitFor } from '../support/aws/harness.ts';
 
-const ROOT = resolve(import.meta.dirname, '..');
+const ROOT = resolve(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'snapmeta.js');
 const run = promisify(execFile);
 

@@ -7,11 +7,11 @@ import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { hashedSnapshotKey } from '../lib/core/keys.ts';
-import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../lib/sample/sample-index.ts';
-import { exportTo, makeKeys, tempDir } from './support/export-helpers.ts';
+import { hashedSnapshotKey } from '../../lib/core/keys.ts';
+import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../../lib/sample/sample-index.ts';
+import { exportTo, makeKeys, tempDir } from '../support/export-helpers.ts';
 
-const BIN = new URL('../bin/snapmeta.js', import.meta.url).pathname;
+const BIN = new URL('../../bin/snapmeta.js', import.meta.url).pathname;
 const run = promisify(execFile);
 const SAMPLE: SampleIndexOptions = { layout: 'v2', hostname: 'web1.example.com', snapshots: 2, filesPerSnapshot: 10, snapshotName: 'home' };
 

@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { compareDatabases, tableRowCounts } from './support/compare.ts';
-import { debianManifest, debianRestore, exportTo, makeKeys, tempDir, writeTemp } from './support/export-helpers.ts';
-import { buildFixture } from './support/fixtures.ts';
-import { nativePrune } from './support/native-prune.ts';
-import { sqlite, sqliteJson } from './support/sqlite-cli.ts';
-import { hashedSnapshotKey } from '../lib/core/keys.ts';
+import { compareDatabases, tableRowCounts } from '../support/compare.ts';
+import { debianManifest, debianRestore, exportTo, makeKeys, tempDir, writeTemp } from '../support/export-helpers.ts';
+import { buildFixture } from '../support/fixtures.ts';
+import { nativePrune } from '../support/native-prune.ts';
+import { sqlite, sqliteJson } from '../support/sqlite-cli.ts';
+import { hashedSnapshotKey } from '../../lib/core/keys.ts';
 
 for (const layout of ['v1', 'v2'] as const) {
   test(`${layout}: every complete snapshot matches the sqlite3 pruning, in both formats`, async () => {
@@ -88,7 +88,7 @@ test('every format and key scheme: snapmeta restore and the Debian tools restore
   try {
     const keys = await makeKeys(dir.path);
     const { bytes, ids } = await buildFixture('v2');
-    const bin = new URL('../bin/snapmeta.js', import.meta.url).pathname;
+    const bin = new URL('../../bin/snapmeta.js', import.meta.url).pathname;
     // zstd-compressed under a name that says nothing: detected by its magic number.
     const index = writeTemp(dir.path, 'index.bin', execFileSync('zstd', ['-q', '-c'], { input: bytes, maxBuffer: 1 << 28 }));
     const expected = join(dir.path, 'native.db');

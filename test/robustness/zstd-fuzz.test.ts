@@ -3,12 +3,12 @@
 // checksums, skippable frames, damaged real frames and truncation, through
 // sqliteBytes. Every case must return or end in a SnapmetaError with a code,
 // within CASE_TIMEOUT_MS: no crash, no hang, no other error. As in
-// test/fuzz.test.ts, cases run in a worker so a hang can be stopped and named.
+// test/robustness/fuzz.test.ts, cases run in a worker so a hang can be stopped and named.
 // SNAPMETA_ZSTD_FUZZ_MS / SNAPMETA_ZSTD_FUZZ_CASES / SNAPMETA_ZSTD_FUZZ_SEED widen or replay a run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import type { ZstdFuzzOutcome } from './support/hostile/zstd-bombs.ts';
+import type { ZstdFuzzOutcome } from '../support/hostile/zstd-bombs.ts';
 
 const BUDGET_MS = Number(process.env.SNAPMETA_ZSTD_FUZZ_MS ?? 3_000);
 const MAX_CASES = Number(process.env.SNAPMETA_ZSTD_FUZZ_CASES ?? 100_000);
@@ -19,7 +19,7 @@ const CASE_TIMEOUT_MS = 5_000;
 const WORKER_SOURCE = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(async (tsx) => {
   tsx.register();
   const { parentPort } = await import('node:worker_threads');
-  const { zstdFuzzRunner } = await import(${JSON.stringify(new URL('./support/hostile/zstd-bombs.ts', import.meta.url).href)});
+  const { zstdFuzzRunner } = await import(${JSON.stringify(new URL('../support/hostile/zstd-bombs.ts', import.meta.url).href)});
   const run = await zstdFuzzRunner();
   parentPort.on('message', async (msg) => parentPort.postMessage(await run(msg.seed)));
   parentPort.postMessage('ready');

@@ -8,9 +8,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { tempDir } from './support/export-helpers.ts';
+import { tempDir } from '../support/export-helpers.ts';
 
-const ROOT = resolve(import.meta.dirname, '..');
+const ROOT = resolve(import.meta.dirname, '..', '..');
 // Where the README's shown output pretends the clone is.
 const SHOWN_CLONE = '/home/me/snapmeta';
 

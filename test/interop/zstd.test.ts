@@ -5,9 +5,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   compressFrame, decompressAll, decompressBounded, DecompressedTooLarge, isZstd, listFrames, MAX_WINDOW_BYTES, nextFrame, ZstdWindowTooLarge,
-} from '../lib/codecs/zstd.ts';
-import { sqliteBytes } from '../lib/core/index-bytes.ts';
-import { tempDir, writeTemp } from './support/export-helpers.ts';
+} from '../../lib/codecs/zstd.ts';
+import { sqliteBytes } from '../../lib/core/index-bytes.ts';
+import { tempDir, writeTemp } from '../support/export-helpers.ts';
 
 const BIG = { maxBuffer: 1 << 28 };
 // Index-like text: hex hashes, as in a real dump.

@@ -7,15 +7,15 @@ import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { loadSqlJs, type SqlValue } from '../lib/core/sqlite.ts';
-import { DirStore } from '../lib/stores/dir-store.ts';
-import { decodeManifest } from '../lib/core/manifest.ts';
-import { restoreExport } from '../lib/pipeline/restore.ts';
-import { StatementSplitter } from '../lib/core/sql-split.ts';
-import { compareDatabases } from './support/compare.ts';
-import { debianRestore, exportTo, makeKeys, tempDir, writeTemp, type Keys } from './support/export-helpers.ts';
+import { loadSqlJs, type SqlValue } from '../../lib/core/sqlite.ts';
+import { DirStore } from '../../lib/stores/dir-store.ts';
+import { decodeManifest } from '../../lib/core/manifest.ts';
+import { restoreExport } from '../../lib/pipeline/restore.ts';
+import { StatementSplitter } from '../../lib/core/sql-split.ts';
+import { compareDatabases } from '../support/compare.ts';
+import { debianRestore, exportTo, makeKeys, tempDir, writeTemp, type Keys } from '../support/export-helpers.ts';
 
-const schema = readFileSync(new URL('../lib/sample/schemas/v1-path-keyed.sql', import.meta.url), 'utf8');
+const schema = readFileSync(new URL('../../lib/sample/schemas/v1-path-keyed.sql', import.meta.url), 'utf8');
 
 /**
  * A value of any SQLite storage class, with how to insert it exactly.

@@ -6,10 +6,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { sampleSnapshotIds } from '../lib/sample/sample-index.ts';
-import { tempDir } from './support/export-helpers.ts';
+import { sampleSnapshotIds } from '../../lib/sample/sample-index.ts';
+import { tempDir } from '../support/export-helpers.ts';
 
-const BIN = new URL('../bin/snapmeta.js', import.meta.url).pathname;
+const BIN = new URL('../../bin/snapmeta.js', import.meta.url).pathname;
 const run = promisify(execFile);
 
 describe('snapmeta sample', () => {

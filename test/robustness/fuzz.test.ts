@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import type { FuzzOutcome } from './support/hostile/fuzz-case.ts';
-import { tempDir } from './support/export-helpers.ts';
+import type { FuzzOutcome } from '../support/hostile/fuzz-case.ts';
+import { tempDir } from '../support/export-helpers.ts';
 
 const BUDGET_MS = Number(process.env.SNAPMETA_FUZZ_MS ?? 12_000);
 const MAX_CASES = Number(process.env.SNAPMETA_FUZZ_CASES ?? 1500);
@@ -21,7 +21,7 @@ const REGRESSIONS = [1151];
 const CASE_TIMEOUT_MS = 10_000;
 // A worker does not inherit the test's TypeScript loader: it registers tsx first.
 const WORKER_SOURCE = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
-  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./support/hostile/fuzz-worker.ts', import.meta.url).href)}); })`;
+  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('../support/hostile/fuzz-worker.ts', import.meta.url).href)}); })`;
 const startWorker = (dir: string) => new Worker(WORKER_SOURCE, { eval: true, workerData: { dir } });
 
 class FuzzWorker {

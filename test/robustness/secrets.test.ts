@@ -7,13 +7,13 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { loadExportConfig } from '../lib/service/config.ts';
-import { redactSecrets } from '../lib/core/secrets.ts';
-import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../lib/sample/sample-index.ts';
-import { exportTo, makeKeys, tempDir } from './support/export-helpers.ts';
-import { startHarness, waitFor } from './support/aws/harness.ts';
+import { loadExportConfig } from '../../lib/service/config.ts';
+import { redactSecrets } from '../../lib/core/secrets.ts';
+import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../../lib/sample/sample-index.ts';
+import { exportTo, makeKeys, tempDir } from '../support/export-helpers.ts';
+import { startHarness, waitFor } from '../support/aws/harness.ts';
 
-const BIN = new URL('../bin/snapmeta.js', import.meta.url).pathname;
+const BIN = new URL('../../bin/snapmeta.js', import.meta.url).pathname;
 const run = promisify(execFile);
 const SAMPLE: SampleIndexOptions = { layout: 'v2', hostname: 'web1.example.com', snapshots: 1, filesPerSnapshot: 10 };
 

@@ -7,16 +7,16 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { BUNDLE_FILE, bundleFunction } from '../infra/bundle.ts';
-import { LOCAL_NAMES } from '../lib/service/settings.ts';
-import type { ExportHandler } from '../functions/export-handler.ts';
-import { S3MetadataStore } from '../lib/stores/s3-store.ts';
-import { startLocalStack } from '../local/stack.ts';
-import { waitFor } from './support/aws/harness.ts';
-import { compareDatabases } from './support/compare.ts';
-import { debianRestore, makeKeys, tempDir, writeTemp } from './support/export-helpers.ts';
-import { buildFixture } from './support/fixtures.ts';
-import { nativePrune } from './support/native-prune.ts';
+import { BUNDLE_FILE, bundleFunction } from '../../infra/bundle.ts';
+import { LOCAL_NAMES } from '../../lib/service/settings.ts';
+import type { ExportHandler } from '../../functions/export-handler.ts';
+import { S3MetadataStore } from '../../lib/stores/s3-store.ts';
+import { startLocalStack } from '../../local/stack.ts';
+import { waitFor } from '../support/aws/harness.ts';
+import { compareDatabases } from '../support/compare.ts';
+import { debianRestore, makeKeys, tempDir, writeTemp } from '../support/export-helpers.ts';
+import { buildFixture } from '../support/fixtures.ts';
+import { nativePrune } from '../support/native-prune.ts';
 
 test('the bundled x64 function exports through the local stack', { timeout: 120_000 }, async () => {
   const dir = tempDir('snapmeta-bundle-e2e-');

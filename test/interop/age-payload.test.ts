@@ -7,8 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { Decrypter, generateIdentity, identityToRecipient } from 'age-encryption';
-import { ageEncryptStream, CHUNK } from '../lib/codecs/age.ts';
-import { makeKeys, tempDir, writeTemp, type Keys } from './support/export-helpers.ts';
+import { ageEncryptStream, CHUNK } from '../../lib/codecs/age.ts';
+import { makeKeys, tempDir, writeTemp, type Keys } from '../support/export-helpers.ts';
 
 const streamOf = (pieces: Uint8Array[]) => new ReadableStream<Uint8Array>({
   start(controller) {

@@ -1,5 +1,5 @@
 // The CDK stack's promises (issue 5), asserted on synthesized templates.
-// Bundling is skipped here (test/infra-bundle.test.ts covers the asset).
+// Bundling is skipped here (test/infra/infra-bundle.test.ts covers the asset).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { App, type CfnElement } from 'aws-cdk-lib';
@@ -8,8 +8,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import type { IConstruct } from 'constructs';
-import { ERROR_CODES } from '../lib/core/errors.ts';
-import { configFromContext } from '../infra/config.ts';
+import { ERROR_CODES } from '../../lib/core/errors.ts';
+import { configFromContext } from '../../infra/config.ts';
 import {
   ALARMS,
   AGENT,
@@ -20,10 +20,10 @@ import {
   QUEUE,
   SILENT_HOURS,
   STAGING,
-} from '../lib/service/settings.ts';
-import { STAGING_OUTPUT_PREFIXES } from '../lib/core/keys.ts';
-import { largestIndexFor } from '../lib/service/memory.ts';
-import { SnapmetaStack, type SnapmetaStackProps } from '../infra/stack.ts';
+} from '../../lib/service/settings.ts';
+import { STAGING_OUTPUT_PREFIXES } from '../../lib/core/keys.ts';
+import { largestIndexFor } from '../../lib/service/memory.ts';
+import { SnapmetaStack, type SnapmetaStackProps } from '../../infra/stack.ts';
 
 // A real X25519 recipient (public key only), made with age-keygen.
 const RECIPIENT = 'age19ez0dm5jsp8gqddyjysd27r58m9zwt42kxh5dg3yclfzl34jt9hs39gj9l';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { BUNDLE_FILE, bundleFunction, PROJECT_ROOT, WASM_FILE, WORKER_FILE } from '../infra/bundle.ts';
+import { BUNDLE_FILE, bundleFunction, PROJECT_ROOT, WASM_FILE, WORKER_FILE } from '../../infra/bundle.ts';
 
 const run = promisify(execFile);
 const RECIPIENT = 'age19ez0dm5jsp8gqddyjysd27r58m9zwt42kxh5dg3yclfzl34jt9hs39gj9l';
