@@ -1,10 +1,10 @@
 // snapmeta ls: published snapshots, newest first, from the receipts in the
 // staging bucket (they name the host and the human id under either key scheme).
 import { listReceipts, readReceipts } from '../lib/service/fleet.ts';
-import { ENDPOINT_HELP, s3For } from './aws.ts';
+import { ENDPOINT_HELP } from './aws.ts';
 import { columns, formatAge, formatBytes, formatTime } from './report.ts';
 import { parseCommand, wholeNumber, type CommandSpec, type Options } from './args.ts';
-import { BUCKET_HELP, stagingBucket } from './staging.ts';
+import { BUCKET_HELP, STAGING_OPTIONS, withStaging } from './staging.ts';
 
 const HELP = `usage: snapmeta ls [--host <host>] [--limit <n>] [--bucket <name>] [--endpoint <url>]
 
@@ -22,8 +22,7 @@ const SPEC = {
   options: {
     host: { type: 'string' },
     limit: { type: 'string', default: '20' },
-    bucket: { type: 'string' },
-    endpoint: { type: 'string' },
+    ...STAGING_OPTIONS,
   },
 } satisfies CommandSpec<Options>;
 
@@ -32,9 +31,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!args) return 0;
   const { values } = args;
   const limit = wholeNumber('--limit', values.limit, 1, 10_000);
-  const bucket = stagingBucket(values.bucket, values.endpoint);
-  const s3 = s3For(values.endpoint);
-  try {
+  return withStaging(values, async (s3, bucket) => {
     const entries = (await listReceipts(s3, bucket, 'processed', values.host)).sort((a, b) => b.at.getTime() - a.at.getTime());
     const shown = entries.slice(0, limit);
     const receipts = await readReceipts(s3, bucket, shown);
@@ -50,7 +47,5 @@ export async function run(argv: string[]): Promise<number> {
     console.log(columns(['host', 'snapshot', 'published', 'age', 'db', 'blobs'], rows));
     console.log(`${shown.length} of ${entries.length} published snapshot${entries.length === 1 ? '' : 's'}${values.host ? ` of ${values.host}` : ''} in s3://${bucket}`);
     return 0;
-  } finally {
-    s3.destroy();
-  }
+  });
 }

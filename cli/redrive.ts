@@ -7,9 +7,9 @@ import { ERROR_CODES, SnapmetaError, type ErrorCode } from '../lib/core/errors.t
 import { listReceipts, readReceipts } from '../lib/service/fleet.ts';
 import type { Receipt } from '../lib/service/receipts.ts';
 import { isNotFound } from '../lib/stores/s3-store.ts';
-import { ENDPOINT_HELP, s3For } from './aws.ts';
+import { ENDPOINT_HELP } from './aws.ts';
 import { parseCommand, type CommandSpec, type Options } from './args.ts';
-import { BUCKET_HELP, stagingBucket } from './staging.ts';
+import { BUCKET_HELP, STAGING_OPTIONS, withStaging } from './staging.ts';
 
 const HELP = `usage: snapmeta redrive [--host <host>] [--code <CODE>] [--dry-run] [--bucket <name>] [--endpoint <url>]
 
@@ -28,8 +28,7 @@ const SPEC = {
     host: { type: 'string' },
     code: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
-    bucket: { type: 'string' },
-    endpoint: { type: 'string' },
+    ...STAGING_OPTIONS,
   },
 } satisfies CommandSpec<Options>;
 
@@ -38,9 +37,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!args) return 0;
   const { values } = args;
   const code = values.code === undefined ? undefined : errorCode(values.code);
-  const bucket = stagingBucket(values.bucket, values.endpoint);
-  const s3 = s3For(values.endpoint);
-  try {
+  return withStaging(values, async (s3, bucket) => {
     const receipts = (await readReceipts(s3, bucket, await listReceipts(s3, bucket, 'rejected', values.host)))
       .filter((receipt) => !code || receipt.error?.code === code);
     let sent = 0;
@@ -51,9 +48,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     console.log(`${values['dry-run'] ? 'would send' : 'sent'} ${sent} of ${receipts.length} rejected upload${receipts.length === 1 ? '' : 's'} through the export again`);
     return 0;
-  } finally {
-    s3.destroy();
-  }
+  });
 }
 
 function errorCode(value: string): ErrorCode {

@@ -18,13 +18,19 @@ ${EXPORT_FORMS}
   --to <file>        the SQLite file to create (never overwritten)
 ${ENDPOINT_HELP}`;
 
+/** --identity <file>, repeatable, as restore and verify take it; a key itself is refused (cli/args.ts). */
+export const IDENTITY_OPTION = {
+  identity: { type: 'string' as const, short: 'i', multiple: true as const, default: [] as string[] },
+};
+export const IDENTITY_HINT = { identity: 'pass the path of the identity file instead (--identity key.txt)' };
+
 const SPEC = {
   name: 'restore',
   help: HELP,
   positionals: ['<export>', '[<snapshot-id>]'],
-  keyHints: { identity: 'pass the path of the identity file instead (--identity key.txt)' },
+  keyHints: IDENTITY_HINT,
   options: {
-    identity: { type: 'string', short: 'i', multiple: true, default: [] },
+    ...IDENTITY_OPTION,
     to: { type: 'string' },
     endpoint: { type: 'string' },
   },

@@ -3,10 +3,10 @@
 // a cron job); the scheduled function publishes the same count as a metric.
 import { fleetStatus, silentHosts } from '../lib/service/fleet.ts';
 import { SILENT_HOURS } from '../lib/service/settings.ts';
-import { ENDPOINT_HELP, s3For } from './aws.ts';
+import { ENDPOINT_HELP } from './aws.ts';
 import { columns, formatAge, formatTime } from './report.ts';
 import { parseCommand, wholeNumber, type CommandSpec, type Options } from './args.ts';
-import { BUCKET_HELP, stagingBucket } from './staging.ts';
+import { BUCKET_HELP, STAGING_OPTIONS, withStaging } from './staging.ts';
 
 export const EXIT_SILENT = 5;
 
@@ -24,8 +24,7 @@ const SPEC = {
   help: HELP,
   options: {
     'silent-hours': { type: 'string', default: String(SILENT_HOURS) },
-    bucket: { type: 'string' },
-    endpoint: { type: 'string' },
+    ...STAGING_OPTIONS,
   },
 } satisfies CommandSpec<Options>;
 
@@ -34,9 +33,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!args) return 0;
   const { values } = args;
   const hours = wholeNumber('--silent-hours', values['silent-hours'], 1, 24 * 365);
-  const bucket = stagingBucket(values.bucket, values.endpoint);
-  const s3 = s3For(values.endpoint);
-  try {
+  return withStaging(values, async (s3, bucket) => {
     const now = new Date();
     const fleet = await fleetStatus(s3, bucket, now);
     const silent = new Set(silentHosts(fleet, hours));
@@ -51,7 +48,5 @@ export async function run(argv: string[]): Promise<number> {
     console.log(columns(['host', 'newest export', 'age', 'exports', 'rejected', 'state'], rows));
     console.log(`${fleet.length} host${fleet.length === 1 ? '' : 's'}, ${silent.size} silent for more than ${hours} hours (s3://${bucket})`);
     return silent.size ? EXIT_SILENT : 0;
-  } finally {
-    s3.destroy();
-  }
+  });
 }

@@ -13,7 +13,7 @@ import { ENDPOINT_HELP } from './aws.ts';
 import { openDb, openExportLocation, readManifest, type ExportLocation } from './export-location.ts';
 import { formatMs, table } from './report.ts';
 import { parseCommand, type CommandSpec, type Options } from './args.ts';
-import { readIdentityFiles } from './restore.ts';
+import { IDENTITY_HINT, IDENTITY_OPTION, readIdentityFiles } from './restore.ts';
 
 export const EXIT_BLOBS_MISSING = 3;
 export const EXIT_METADATA_BROKEN = 4;
@@ -35,9 +35,9 @@ const SPEC = {
   name: 'verify',
   help: HELP,
   positionals: ['<bucket-or-dir>', '<snapshot-id>'],
-  keyHints: { identity: 'pass the path of the identity file instead (--identity key.txt)' },
+  keyHints: IDENTITY_HINT,
   options: {
-    identity: { type: 'string', short: 'i', multiple: true, default: [] },
+    ...IDENTITY_OPTION,
     'blob-prefix': { type: 'string' },
     endpoint: { type: 'string' },
   },

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { copyFileSync, readFileSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { alive, portFree } from '../support/processes.ts';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { tempDir } from '../support/export-helpers.ts';
@@ -65,20 +65,4 @@ function childPid(pid: number): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const probe = createServer().once('error', () => done(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => done(true)));
-  });
 }

@@ -5,9 +5,9 @@
 // SNAPMETA_FUZZ_MS / SNAPMETA_FUZZ_CASES / SNAPMETA_FUZZ_SEED widen or replay a run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Worker } from 'node:worker_threads';
 import type { FuzzOutcome } from '../support/hostile/fuzz-case.ts';
 import { tempDir } from '../support/export-helpers.ts';
+import { CaseWorker } from '../support/case-worker.ts';
 
 const BUDGET_MS = Number(process.env.SNAPMETA_FUZZ_MS ?? 12_000);
 const MAX_CASES = Number(process.env.SNAPMETA_FUZZ_CASES ?? 1500);
@@ -19,69 +19,19 @@ const FIRST_SEED = Number(process.env.SNAPMETA_FUZZ_SEED ?? 1);
 const REGRESSIONS = [1151];
 /** A case on a 200 KB fixture takes tens of milliseconds; this long is a hang. */
 const CASE_TIMEOUT_MS = 10_000;
-// A worker does not inherit the test's TypeScript loader: it registers tsx first.
-const WORKER_SOURCE = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
-  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('../support/hostile/fuzz-worker.ts', import.meta.url).href)}); })`;
-const startWorker = (dir: string) => new Worker(WORKER_SOURCE, { eval: true, workerData: { dir } });
-
-class FuzzWorker {
-  private worker: Worker;
-  private ready: Promise<void>;
-
-  constructor(private readonly dir: string) {
-    this.worker = startWorker(dir);
-    this.ready = this.next().then(() => undefined);
-  }
-
-  /** The worker's next message; rejects if it errors, exits, or says nothing within timeoutMs. */
-  private next(timeoutMs?: number): Promise<unknown> {
-    const worker = this.worker;
-    return new Promise((resolve, reject) => {
-      const settle = (done: () => void) => {
-        clearTimeout(timer);
-        worker.off('message', onMessage).off('error', onError).off('exit', onExit);
-        done();
-      };
-      const onMessage = (m: unknown) => settle(() => resolve(m));
-      const onError = (err: Error) => settle(() => reject(err));
-      const onExit = (code: number) => settle(() => reject(new Error(`worker exited with code ${code}`)));
-      const timer = timeoutMs === undefined ? undefined : setTimeout(() => settle(() => reject(new Error('timeout'))), timeoutMs);
-      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
-    });
-  }
-
-  async run(seed: number): Promise<FuzzOutcome> {
-    await this.ready;
-    const t0 = performance.now();
-    this.worker.postMessage({ seed });
-    try {
-      return (await this.next(CASE_TIMEOUT_MS)) as FuzzOutcome;
-    } catch (err) {
-      // A hang or a crash of the whole worker: replace it and report the seed.
-      await this.close();
-      this.worker = startWorker(this.dir);
-      this.ready = this.next().then(() => undefined);
-      return { seed, outcome: 'failed', error: `worker: ${(err as Error).message}`, kinds: [], ms: Math.round(performance.now() - t0) };
-    }
-  }
-
-  close(): Promise<number> {
-    return this.worker.terminate();
-  }
-}
-
 test(`fuzz: damaged indexes end in a code or a restorable export (${BUDGET_MS} ms, up to ${MAX_CASES} cases)`, { timeout: BUDGET_MS + 60_000 }, async (t) => {
   const dir = tempDir('snapmeta-fuzz-');
-  const worker = new FuzzWorker(dir.path);
+  const worker = new CaseWorker<FuzzOutcome>(new URL('../support/hostile/fuzz-worker.ts', import.meta.url), CASE_TIMEOUT_MS, { dir: dir.path });
+  const run = (seed: number) => worker.run(seed, (error, ms) => ({ seed, outcome: 'failed', error, kinds: [], ms }));
   const outcomes: FuzzOutcome[] = [];
   try {
     for (const seed of REGRESSIONS) {
-      const o = await worker.run(seed);
+      const o = await run(seed);
       assert.match(o.outcome, /^rejected:/, `regression seed ${seed}: ${o.outcome} ${o.error ?? ''}`);
     }
     const until = performance.now() + BUDGET_MS;
     for (let seed = FIRST_SEED; seed < FIRST_SEED + MAX_CASES && performance.now() < until; seed++) {
-      outcomes.push(await worker.run(seed));
+      outcomes.push(await run(seed));
     }
   } finally {
     await worker.close();

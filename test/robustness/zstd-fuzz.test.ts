@@ -7,7 +7,7 @@
 // SNAPMETA_ZSTD_FUZZ_MS / SNAPMETA_ZSTD_FUZZ_CASES / SNAPMETA_ZSTD_FUZZ_SEED widen or replay a run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Worker } from 'node:worker_threads';
+import { CaseWorker } from '../support/case-worker.ts';
 import type { ZstdFuzzOutcome } from '../support/hostile/zstd-bombs.ts';
 
 const BUDGET_MS = Number(process.env.SNAPMETA_ZSTD_FUZZ_MS ?? 3_000);
@@ -15,64 +15,14 @@ const MAX_CASES = Number(process.env.SNAPMETA_ZSTD_FUZZ_CASES ?? 100_000);
 const FIRST_SEED = Number(process.env.SNAPMETA_ZSTD_FUZZ_SEED ?? 1);
 /** Cases take milliseconds (the largest inflate 64 MiB); this long is a hang. */
 const CASE_TIMEOUT_MS = 5_000;
-// A worker does not inherit the test's TypeScript loader: it registers tsx first.
-const WORKER_SOURCE = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(async (tsx) => {
-  tsx.register();
-  const { parentPort } = await import('node:worker_threads');
-  const { zstdFuzzRunner } = await import(${JSON.stringify(new URL('../support/hostile/zstd-bombs.ts', import.meta.url).href)});
-  const run = await zstdFuzzRunner();
-  parentPort.on('message', async (msg) => parentPort.postMessage(await run(msg.seed)));
-  parentPort.postMessage('ready');
-})`;
-
-class ZstdFuzzWorker {
-  private worker = new Worker(WORKER_SOURCE, { eval: true });
-  private ready = this.next();
-
-  /** The worker's next message; rejects if it errors, exits, or says nothing within timeoutMs. */
-  private next(timeoutMs?: number): Promise<unknown> {
-    const worker = this.worker;
-    return new Promise((resolve, reject) => {
-      const settle = (done: () => void) => {
-        clearTimeout(timer);
-        worker.off('message', onMessage).off('error', onError).off('exit', onExit);
-        done();
-      };
-      const onMessage = (m: unknown) => settle(() => resolve(m));
-      const onError = (err: Error) => settle(() => reject(err));
-      const onExit = (code: number) => settle(() => reject(new Error(`worker exited with code ${code}`)));
-      const timer = timeoutMs === undefined ? undefined : setTimeout(() => settle(() => reject(new Error('timeout'))), timeoutMs);
-      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
-    });
-  }
-
-  async run(seed: number): Promise<ZstdFuzzOutcome> {
-    await this.ready;
-    const t0 = performance.now();
-    this.worker.postMessage({ seed });
-    try {
-      return (await this.next(CASE_TIMEOUT_MS)) as ZstdFuzzOutcome;
-    } catch (err) {
-      // A hang or a crash of the whole worker: replace it and report the seed.
-      await this.worker.terminate();
-      this.worker = new Worker(WORKER_SOURCE, { eval: true });
-      this.ready = this.next();
-      return { seed, kinds: [], outcome: 'failed', error: `worker: ${(err as Error).message}`, ms: Math.round(performance.now() - t0), bytes: 0 };
-    }
-  }
-
-  close(): Promise<number> {
-    return this.worker.terminate();
-  }
-}
-
 test(`zstd fuzz: random frame headers end in a code or SQLite bytes (${BUDGET_MS} ms, up to ${MAX_CASES} cases)`, { timeout: BUDGET_MS + 60_000 }, async (t) => {
-  const worker = new ZstdFuzzWorker();
+  const worker = new CaseWorker<ZstdFuzzOutcome>(new URL('../support/hostile/zstd-fuzz-worker.ts', import.meta.url), CASE_TIMEOUT_MS);
+  const run = (seed: number) => worker.run(seed, (error, ms) => ({ seed, kinds: [], outcome: 'failed', error, ms, bytes: 0 }));
   const outcomes: ZstdFuzzOutcome[] = [];
   try {
-    await worker.run(FIRST_SEED); // start-up (fixture, zstd tool) is not the first case's time
+    await run(FIRST_SEED); // start-up (fixture, zstd tool) is not the first case's time
     const until = performance.now() + BUDGET_MS;
-    for (let seed = FIRST_SEED; seed < FIRST_SEED + MAX_CASES && performance.now() < until; seed++) outcomes.push(await worker.run(seed));
+    for (let seed = FIRST_SEED; seed < FIRST_SEED + MAX_CASES && performance.now() < until; seed++) outcomes.push(await run(seed));
   } finally {
     await worker.close();
   }

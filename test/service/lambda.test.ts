@@ -302,30 +302,35 @@ describe('export Lambda on the local stack', () => {
   });
 });
 
-describe('export handler', () => {
-  let server: Awaited<ReturnType<typeof startLocalAwsServer>>;
-  let keys: Awaited<ReturnType<typeof makeKeys>>;
-  let dir: ReturnType<typeof tempDir>;
-  let emf: ReturnType<typeof captureEmf>;
-
+/** For a describe block: fauxqs with the two buckets, EMF captured, a temp dir, for all its tests. */
+function bucketsServer() {
+  const state = {} as { server: Awaited<ReturnType<typeof startLocalAwsServer>>; dir: ReturnType<typeof tempDir>; emf: ReturnType<typeof captureEmf> };
   before(async () => {
-    dir = tempDir();
-    keys = await makeKeys(dir.path);
-    emf = captureEmf();
-    server = await startLocalAwsServer();
-    const s3 = createS3Client(localConnection(server.endpoint));
+    state.dir = tempDir();
+    state.emf = captureEmf();
+    state.server = await startLocalAwsServer();
+    const s3 = createS3Client(localConnection(state.server.endpoint));
     for (const bucket of [STAGING, BACKUP]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     s3.destroy();
   });
   after(async () => {
-    await server.close();
-    emf.restore();
-    dir.remove();
+    await state.server.close();
+    state.emf.restore();
+    state.dir.remove();
+  });
+  return state;
+}
+
+describe('export handler', () => {
+  const stack = bucketsServer();
+  let keys: Awaited<ReturnType<typeof makeKeys>>;
+  before(async () => {
+    keys = await makeKeys(stack.dir.path);
   });
 
   function handlerWithFaults(deadlineMarginMs?: number) {
     const faults = new S3Faults();
-    const s3 = faults.attach(createS3Client(localConnection(server.endpoint)));
+    const s3 = faults.attach(createS3Client(localConnection(stack.server.endpoint)));
     const logs: Array<Record<string, unknown>> = [];
     const handler = createExportHandler({
       config: { recipients: [keys.recipient], backupBucket: BACKUP, backupPrefix: 'vaultik/', deleteStaged: true, maxIndexBytes: 1 << 30, stagingBucket: STAGING },
@@ -341,7 +346,7 @@ describe('export handler', () => {
   const objectEvent = (key: string) => objectCreatedEvent(STAGING, key);
   const context = lambdaContext;
   async function put(key: string, body: Uint8Array) {
-    const s3 = createS3Client(localConnection(server.endpoint));
+    const s3 = createS3Client(localConnection(stack.server.endpoint));
     await s3.send(new PutObjectCommand({ Bucket: STAGING, Key: key, Body: body }));
     s3.destroy();
   }
@@ -436,22 +441,7 @@ describe('export handler', () => {
 });
 
 describe('recipients kept in SSM', () => {
-  let server: Awaited<ReturnType<typeof startLocalAwsServer>>;
-  let dir: ReturnType<typeof tempDir>;
-  let emf: ReturnType<typeof captureEmf>;
-  before(async () => {
-    dir = tempDir();
-    emf = captureEmf();
-    server = await startLocalAwsServer();
-    const s3 = createS3Client(localConnection(server.endpoint));
-    for (const bucket of [STAGING, BACKUP]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    s3.destroy();
-  });
-  after(async () => {
-    await server.close();
-    emf.restore();
-    dir.remove();
-  });
+  const stack = bucketsServer();
 
   async function decryptsWith(bytes: Uint8Array, identity: string): Promise<boolean> {
     try {
@@ -463,9 +453,9 @@ describe('recipients kept in SSM', () => {
   }
 
   it('a warm function re-reads them once the refresh interval has passed; a failed re-read keeps the last good list and never shows the value', async () => {
-    mkdirSync(join(dir.path, 'a'));
-    mkdirSync(join(dir.path, 'b'));
-    const [first, second] = [await makeKeys(join(dir.path, 'a')), await makeKeys(join(dir.path, 'b'))];
+    mkdirSync(join(stack.dir.path, 'a'));
+    mkdirSync(join(stack.dir.path, 'b'));
+    const [first, second] = [await makeKeys(join(stack.dir.path, 'a')), await makeKeys(join(stack.dir.path, 'b'))];
     const secret = 'AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ';
     let value: string | Error = first.recipient;
     let reads = 0;
@@ -478,7 +468,7 @@ describe('recipients kept in SSM', () => {
     let now = 1_000_000;
     const env = { SNAPMETA_BACKUP_BUCKET: BACKUP, SNAPMETA_STAGING_BUCKET: STAGING, SNAPMETA_BACKUP_PREFIX: 'ssm/', SNAPMETA_RECIPIENTS_PARAMETER: '/snapmeta/age-recipients', SNAPMETA_RECIPIENTS_REFRESH_SECONDS: '120' };
     const config = await loadExportConfig(env, readParameter, () => now);
-    const s3 = createS3Client(localConnection(server.endpoint));
+    const s3 = createS3Client(localConnection(stack.server.endpoint));
     const logs: string[] = [];
     const handler = createExportHandler({ config, s3, logger: new StreamLogger((line) => logs.push(line)) });
     const { bytes, ids } = await fixture('ssm1.example.com', { snapshots: 6 });

@@ -3,8 +3,8 @@
 // `snapmeta upload`, restores with Debian's age/zstd/sqlite3, and a clean Ctrl-C.
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { alive, childrenOf, portFree } from '../support/processes.ts';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -147,10 +147,7 @@ describe('npm start (snapmeta local)', () => {
     assert.equal(code, 0, stack.stderr);
     assert.ok(stack.lines.includes('stopped; port freed'));
     await waitFor(() => children.every((pid) => !alive(pid)), 5_000, `child processes ${children} to exit`);
-    await new Promise<void>((resolve, reject) => {
-      const probe = createServer().once('error', reject);
-      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
-    });
+    assert.ok(await portFree(port), `port ${port} is free`);
   });
 
   async function readReceipt(key: string) {
@@ -166,27 +163,3 @@ describe('npm start (snapmeta local)', () => {
     return JSON.parse(body!);
   }
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Processes whose parent is pid (Linux /proc; elsewhere none are found). */
-function childrenOf(pid: number): number[] {
-  if (!existsSync('/proc')) return [];
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return readFileSync(`/proc/${d}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1] === String(pid);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
