@@ -19,6 +19,11 @@ export function isLoopback(endpoint: string): boolean {
   return host === 'localhost' || (isIP(host) !== 0 && /^(127\.|::1$)/.test(host));
 }
 
+/** A resource named on the command line, else in the environment, else the local stack's when the endpoint is a loopback one. */
+export function givenOrDefault(given: string | undefined, fromEnv: string | undefined, localName: string, endpoint: string | undefined): string | undefined {
+  return given ?? (fromEnv || (endpoint && isLoopback(endpoint) ? localName : undefined));
+}
+
 export const s3For = (endpoint: string | undefined) => createS3Client(connectionFor(endpoint, 'S3'));
 export const sqsFor = (endpoint: string | undefined) => createSqsClient(connectionFor(endpoint, 'SQS'));
 

@@ -5,7 +5,7 @@ import { GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { SnapmetaError } from '../lib/core/errors.ts';
 import { listDeadLetters, replayDeadLetters, type DeadLetter } from '../lib/service/dlq.ts';
 import { LOCAL_NAMES } from '../lib/service/settings.ts';
-import { ENDPOINT_HELP, isLoopback, s3For, sqsFor } from './aws.ts';
+import { ENDPOINT_HELP, givenOrDefault, s3For, sqsFor } from './aws.ts';
 import { formatTime } from './report.ts';
 import { parseCommand, type CommandSpec, type Options } from './args.ts';
 
@@ -39,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
   if (action !== 'list' && action !== 'replay') throw new SnapmetaError('BAD_ARGUMENT', `expected list or replay, not ${JSON.stringify(action)}; run 'snapmeta dlq --help'`);
   const sqs = sqsFor(values.endpoint);
   try {
-    const queueUrl = await resolveQueue(sqs, values.queue ?? (process.env.SNAPMETA_DLQ || (values.endpoint && isLoopback(values.endpoint) ? LOCAL_NAMES.dlq : undefined)));
+    const queueUrl = await resolveQueue(sqs, givenOrDefault(values.queue, process.env.SNAPMETA_DLQ, LOCAL_NAMES.dlq, values.endpoint));
     return action === 'list' ? await list(sqs, queueUrl, values.endpoint) : await replay(sqs, queueUrl, !values['no-wait']);
   } finally {
     sqs.destroy();

@@ -2,14 +2,14 @@
 // local folder in any of the forms locate-export.ts accepts, or a bucket
 // (s3://bucket/prefix plus the snapshot id, under either key scheme). Both are
 // read through the same store interface, the database as a stream.
-import { DB_FILE, KEY_SCHEMES, MANIFEST_FILE, metadataKeys, type KeyScheme } from '../lib/core/keys.ts';
+import { DB_FILE, KEY_SCHEMES, MANIFEST_FILE, metadataKeys } from '../lib/core/keys.ts';
 import { SnapmetaError } from '../lib/core/errors.ts';
 import { decodeManifest, type Manifest } from '../lib/core/manifest.ts';
 import { DirStore } from '../lib/stores/dir-store.ts';
 import { S3MetadataStore } from '../lib/stores/s3-store.ts';
 import type { MetadataStore } from '../lib/stores/store.ts';
 import { isS3Url, parseS3Url, s3For } from './aws.ts';
-import { locateExport } from './locate-export.ts';
+import { findPublished, locateExport } from './locate-export.ts';
 
 export interface ExportLocation {
   store: MetadataStore;
@@ -32,7 +32,7 @@ export async function openExportLocation(target: string, snapshotId: string | un
   const s3 = s3For(endpoint);
   const store = new S3MetadataStore(s3, bucket);
   try {
-    const keys = await findInBucket(store, prefix, snapshotId);
+    const keys = await findPublished(store, prefix, snapshotId);
     if (!keys) {
       const looked = KEY_SCHEMES.map((scheme) => `s3://${bucket}/${metadataKeys(prefix, snapshotId, scheme).dir}`).join(' and ');
       throw new SnapmetaError('BAD_ARGUMENT', `no export of snapshot ${JSON.stringify(snapshotId)} in ${target} (looked in ${looked}); check the bucket, its prefix and --endpoint`);
@@ -42,15 +42,6 @@ export async function openExportLocation(target: string, snapshotId: string | un
     s3.destroy();
     throw err;
   }
-}
-
-/** The snapshot's keys under whichever scheme published it (plain first). */
-async function findInBucket(store: MetadataStore, prefix: string, snapshotId: string) {
-  for (const scheme of KEY_SCHEMES as KeyScheme[]) {
-    const keys = metadataKeys(prefix, snapshotId, scheme);
-    if (await store.head(keys.manifestKey)) return keys;
-  }
-  return undefined;
 }
 
 export async function readManifest(location: ExportLocation): Promise<Manifest> {

@@ -7,7 +7,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { LOCAL_NAMES, QUEUE } from '../lib/service/settings.ts';
+import { DEFAULT_FUNCTION, LOCAL_NAMES, QUEUE } from '../lib/service/settings.ts';
 import { SnapmetaError } from '../lib/core/errors.ts';
 import { KEY_SCHEMES, parseStagingKey, stagingKey } from '../lib/core/keys.ts';
 import { DB_FORMATS } from '../lib/core/manifest.ts';
@@ -138,9 +138,9 @@ function startDemo(stack: LocalStack, state: string, status: StatusLine) {
 /** The function's output settings, from flags or the same variables the deployed function reads. */
 function exportChoices(values: { format?: string; 'key-scheme'?: string; 'allow-unnamed-ids'?: boolean }) {
   return {
-    format: choice('--format', values.format ?? (process.env.SNAPMETA_FORMAT || undefined), DB_FORMATS, 'sql'),
-    keyScheme: choice('--key-scheme', values['key-scheme'] ?? (process.env.SNAPMETA_KEY_SCHEME || undefined), KEY_SCHEMES, 'plain'),
-    allowUnnamedIds: values['allow-unnamed-ids'] || parseBoolean('SNAPMETA_ALLOW_UNNAMED_IDS', process.env.SNAPMETA_ALLOW_UNNAMED_IDS, false),
+    format: choice('--format', values.format ?? (process.env.SNAPMETA_FORMAT || undefined), DB_FORMATS, DEFAULT_FUNCTION.format),
+    keyScheme: choice('--key-scheme', values['key-scheme'] ?? (process.env.SNAPMETA_KEY_SCHEME || undefined), KEY_SCHEMES, DEFAULT_FUNCTION.keyScheme),
+    allowUnnamedIds: values['allow-unnamed-ids'] || parseBoolean('SNAPMETA_ALLOW_UNNAMED_IDS', process.env.SNAPMETA_ALLOW_UNNAMED_IDS, DEFAULT_FUNCTION.allowUnnamedIds),
   };
 }
 

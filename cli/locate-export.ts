@@ -6,7 +6,9 @@ import type { Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { SnapmetaError } from '../lib/core/errors.ts';
-import { DB_FILE, KEY_SCHEMES, MANIFEST_FILE, METADATA_PREFIX, metadataKeys } from '../lib/core/keys.ts';
+import { DB_FILE, KEY_SCHEMES, MANIFEST_FILE, METADATA_FOLDER, metadataKeys, type MetadataKeys } from '../lib/core/keys.ts';
+import { DirStore } from '../lib/stores/dir-store.ts';
+import type { MetadataStore } from '../lib/stores/store.ts';
 
 export const EXPORT_FORMS = `<export> is any of:
   <dir>/metadata/<id>              the folder an export wrote (what 'snapmeta export' prints)
@@ -19,7 +21,6 @@ export const EXPORT_FORMS = `<export> is any of:
 
 const PASS = 'pass the folder an export wrote (<dir>/metadata/<id>), or <dir> <snapshot-id>';
 const EXAMPLES_SHOWN = 3;
-const METADATA_DIR = METADATA_PREFIX.replace(/\/$/, '');
 
 /** The export's folder; throws BAD_ARGUMENT saying what to pass instead. */
 export async function locateExport(target: string, snapshotId?: string): Promise<string> {
@@ -33,9 +34,20 @@ export async function locateExport(target: string, snapshotId?: string): Promise
 
 async function findUnderRoot(root: string, found: Stats, snapshotId: string): Promise<string> {
   if (!found.isDirectory()) throw bad(`${root} is a file; with a snapshot id, pass the export's --out directory`);
-  const folders = KEY_SCHEMES.map((scheme) => join(root, METADATA_DIR, metadataKeys('', snapshotId, scheme).key));
-  for (const folder of folders) if (await isFile(join(folder, MANIFEST_FILE))) return folder;
+  const store = new DirStore(root);
+  const keys = await findPublished(store, '', snapshotId);
+  if (keys) return store.path(keys.dir);
+  const folders = KEY_SCHEMES.map((scheme) => store.path(metadataKeys('', snapshotId, scheme).dir));
   throw bad(`no export of snapshot ${JSON.stringify(snapshotId)} under ${root} (looked in ${folders.join(' and ')})`);
+}
+
+/** The snapshot's keys under whichever scheme published it (plain first); undefined when neither did. */
+export async function findPublished(store: MetadataStore, prefix: string, snapshotId: string): Promise<MetadataKeys | undefined> {
+  for (const scheme of KEY_SCHEMES) {
+    const keys = metadataKeys(prefix, snapshotId, scheme);
+    if (await store.head(keys.manifestKey)) return keys;
+  }
+  return undefined;
 }
 
 function fileInExport(file: string): string {
@@ -45,7 +57,7 @@ function fileInExport(file: string): string {
 
 /** Names the mistake: an --out directory, its metadata/ folder, or something else. */
 async function notAnExport(dir: string): Promise<SnapmetaError> {
-  const metadata = basename(dir) === METADATA_DIR ? dir : join(dir, METADATA_DIR);
+  const metadata = basename(dir) === METADATA_FOLDER ? dir : join(dir, METADATA_FOLDER);
   const folders = await exportFolders(metadata);
   if (folders.length === 0) return bad(`${dir} holds no export (no ${MANIFEST_FILE}); ${PASS}`);
   const root = metadata === dir ? dirname(dir) : dir;

@@ -6,7 +6,7 @@ import { CopyObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/cl
 import { ERROR_CODES, SnapmetaError, type ErrorCode } from '../lib/core/errors.ts';
 import { listReceipts, readReceipts } from '../lib/service/fleet.ts';
 import type { Receipt } from '../lib/service/receipts.ts';
-import { isNotFound } from '../lib/stores/s3-store.ts';
+import { unlessNotFound } from '../lib/stores/s3-store.ts';
 import { ENDPOINT_HELP } from './aws.ts';
 import { parseCommand, type CommandSpec, type Options } from './args.ts';
 import { BUCKET_HELP, STAGING_OPTIONS, withStaging } from './staging.ts';
@@ -59,13 +59,8 @@ function errorCode(value: string): ErrorCode {
 /** The upload copied onto itself (S3 refuses a copy that changes nothing, so its metadata is restated). */
 async function resend(s3: S3Client, bucket: string, receipt: Receipt): Promise<'sent' | 'gone'> {
   const key = receipt.source.key;
-  let head;
-  try {
-    head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-  } catch (err) {
-    if (isNotFound(err)) return 'gone';
-    throw err;
-  }
+  const head = await unlessNotFound(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));
+  if (!head) return 'gone';
   await s3.send(new CopyObjectCommand({
     Bucket: bucket,
     Key: key,

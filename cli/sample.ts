@@ -5,7 +5,7 @@ import { SnapmetaError } from '../lib/core/errors.ts';
 import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../lib/sample/sample-index.ts';
 import { LAYOUT_NAMES, type LayoutShortName } from '../lib/core/layout.ts';
 import { formatBytes } from './report.ts';
-import { parseCommand, wholeNumber, type CommandSpec, type Options } from './args.ts';
+import { choice, parseCommand, wholeNumber, type CommandSpec, type Options } from './args.ts';
 
 // Built in memory by sql.js: about 5 KiB per file, so this keeps it under ~100 MiB.
 const MAX_FILES = 20_000;
@@ -57,10 +57,9 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 function sampleOptions(values: { layout: string; files: string; snapshots: string; host: string; name: string }): SampleIndexOptions & { layout: LayoutShortName; hostname: string } {
-  if (values.layout !== 'v1' && values.layout !== 'v2') throw new SnapmetaError('BAD_ARGUMENT', `--layout must be v1 or v2, not ${JSON.stringify(values.layout)}`);
   if (!HOSTNAME.test(values.host)) throw new SnapmetaError('BAD_ARGUMENT', `--host must be a hostname (letters, digits, '.' and '-'), not ${JSON.stringify(values.host)}`);
   const options = {
-    layout: values.layout as LayoutShortName,
+    layout: choice('--layout', values.layout, Object.keys(LAYOUT_NAMES) as LayoutShortName[], 'v2'),
     hostname: values.host,
     snapshotName: values.name,
     filesPerSnapshot: wholeNumber('--files', values.files, 1, MAX_FILES),

@@ -3,12 +3,12 @@
 import { SnapmetaError } from '../lib/core/errors.ts';
 import { LOCAL_NAMES } from '../lib/service/settings.ts';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { isLoopback, s3For } from './aws.ts';
+import { givenOrDefault, s3For } from './aws.ts';
 
 export const BUCKET_HELP = `  --bucket <name>      the staging bucket (default: $SNAPMETA_STAGING_BUCKET; the local stack's with a loopback --endpoint)`;
 
 export function stagingBucket(bucket: string | undefined, endpoint: string | undefined): string {
-  const name = bucket ?? (process.env.SNAPMETA_STAGING_BUCKET || (endpoint && isLoopback(endpoint) ? LOCAL_NAMES.stagingBucket : undefined));
+  const name = givenOrDefault(bucket, process.env.SNAPMETA_STAGING_BUCKET, LOCAL_NAMES.stagingBucket, endpoint);
   if (!name) throw new SnapmetaError('BAD_ARGUMENT', '--bucket <staging bucket> is required (the stack output StagingBucketName), or set SNAPMETA_STAGING_BUCKET');
   return name;
 }

@@ -4,7 +4,7 @@
 // passes integrity_check with the manifest's row counts.
 import { basename, dirname } from 'node:path';
 import { isSnapmetaError } from '../lib/core/errors.ts';
-import { BLOBS_PREFIX, METADATA_PREFIX } from '../lib/core/keys.ts';
+import { defaultBlobPrefix, METADATA_FOLDER } from '../lib/core/keys.ts';
 import type { Manifest } from '../lib/core/manifest.ts';
 import { restoreExport } from '../lib/pipeline/restore.ts';
 import { checkBlobs, checkBlobsInStore, type BlobCheck } from '../lib/service/blob-check.ts';
@@ -66,12 +66,12 @@ async function blobsOf(location: ExportLocation, manifest: Manifest, blobPrefix?
   const opts = { blobs: manifest.blobs, sizes: manifest.blob_sizes };
   if (location.bucket) {
     const { s3, name, prefix } = location.bucket;
-    return checkBlobs({ s3, bucket: name, blobPrefix: blobPrefix ?? `${prefix}${BLOBS_PREFIX}`, ...opts });
+    return checkBlobs({ s3, bucket: name, blobPrefix: blobPrefix ?? defaultBlobPrefix(prefix), ...opts });
   }
   // A folder <root>/metadata/<key>: the blobs are under <root>, as in the bucket.
   const parent = dirname(location.where);
-  if (basename(parent) !== METADATA_PREFIX.replace(/\/$/, '') && blobPrefix === undefined) return undefined;
-  return checkBlobsInStore(new DirStore(dirname(parent)), { blobPrefix: blobPrefix ?? BLOBS_PREFIX, ...opts });
+  if (basename(parent) !== METADATA_FOLDER && blobPrefix === undefined) return undefined;
+  return checkBlobsInStore(new DirStore(dirname(parent)), { blobPrefix: blobPrefix ?? defaultBlobPrefix(''), ...opts });
 }
 
 async function restoresFrom(location: ExportLocation, manifest: Manifest, identities: string[]) {

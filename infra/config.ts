@@ -3,12 +3,13 @@
 import type { Node } from 'constructs';
 import { HARD_MAX_INDEX_BYTES } from '../lib/core/index-bytes.ts';
 import { parseRecipients } from '../lib/core/recipients.ts';
-import { BLOBS_PREFIX, KEY_SCHEMES, type KeyScheme } from '../lib/core/keys.ts';
+import { defaultBlobPrefix, KEY_SCHEMES, type KeyScheme } from '../lib/core/keys.ts';
 import { DB_FORMATS, type DbFormat } from '../lib/core/manifest.ts';
 import { parseBoolean, parseChoice } from '../lib/service/env.ts';
 import { MEMORY_MODEL, largestIndexFor, memoryMbFor } from '../lib/service/memory.ts';
 import { shown } from '../lib/core/secrets.ts';
 import {
+  ARCHITECTURES,
   type Architecture,
   DEFAULT_FUNCTION,
   DEFAULT_RECIPIENTS_PARAMETER,
@@ -76,11 +77,12 @@ export interface ResolvedConfig {
 
 export function resolveConfig(config: SnapmetaConfig): ResolvedConfig {
   const memoryMb = checkInt('memoryMb', config.memoryMb ?? DEFAULT_FUNCTION.memoryMb, 128, 10240);
+  const backupPrefix = checkPrefix(config.backupPrefix ?? '');
   return {
     recipients: resolveRecipients(config),
     backupBucketName: config.backupBucketName === undefined ? undefined : checkBucketName(config.backupBucketName),
-    backupPrefix: checkPrefix(config.backupPrefix ?? ''),
-    architecture: checkArchitecture(config.architecture ?? DEFAULT_FUNCTION.architecture),
+    backupPrefix,
+    architecture: parseChoice('architecture', config.architecture, ARCHITECTURES, DEFAULT_FUNCTION.architecture),
     memoryMb,
     // Lambda's ceiling, which also keeps 6× inside SQS's 12-hour visibility limit.
     timeoutSeconds: checkInt('timeoutSeconds', config.timeoutSeconds ?? DEFAULT_FUNCTION.timeoutSeconds, 1, 900),
@@ -89,12 +91,12 @@ export function resolveConfig(config: SnapmetaConfig): ResolvedConfig {
     maxConcurrency: checkInt('maxConcurrency', config.maxConcurrency ?? DEFAULT_FUNCTION.maxConcurrency, 2, 1000),
     maxIndexBytes: checkIndexFits(memoryMb, config.maxIndexBytes),
     deleteStaged: config.deleteStaged ?? DEFAULT_FUNCTION.deleteStaged,
-    format: checkChoice('format', config.format ?? DEFAULT_FUNCTION.format, DB_FORMATS),
-    keyScheme: checkChoice('keyScheme', config.keyScheme ?? DEFAULT_FUNCTION.keyScheme, KEY_SCHEMES),
+    format: parseChoice('format', config.format, DB_FORMATS, DEFAULT_FUNCTION.format),
+    keyScheme: parseChoice('keyScheme', config.keyScheme, KEY_SCHEMES, DEFAULT_FUNCTION.keyScheme),
     allowUnnamedIds: config.allowUnnamedIds ?? DEFAULT_FUNCTION.allowUnnamedIds,
     checkBlobs: config.checkBlobs ?? DEFAULT_FUNCTION.checkBlobs,
     silentHours: checkInt('silentHours', config.silentHours ?? SILENT_HOURS, 1, 24 * 365),
-    blobPrefix: checkPrefix(config.blobPrefix ?? `${checkPrefix(config.backupPrefix ?? '')}${BLOBS_PREFIX}`, 'blobPrefix'),
+    blobPrefix: checkPrefix(config.blobPrefix ?? defaultBlobPrefix(backupPrefix), 'blobPrefix'),
     stagingExpirationDays: checkInt(
       'stagingExpirationDays',
       config.stagingExpirationDays ?? STAGING.expirationDays,
@@ -145,15 +147,6 @@ function checkPrefix(prefix: string, name = 'backupPrefix'): string {
     throw new Error(`${name} ${shown(prefix)} must be empty or path segments ending in '/', e.g. "site-a/"`);
   }
   return prefix;
-}
-
-function checkArchitecture(value: string): Architecture {
-  if (value !== 'arm64' && value !== 'x86_64') throw new Error(`architecture must be arm64 or x86_64, not ${shown(value)}`);
-  return value;
-}
-
-function checkChoice<T extends string>(name: string, value: string, choices: readonly T[]): T {
-  return parseChoice(name, value, choices, choices[0]);
 }
 
 function checkInt(name: string, value: number, min: number, max: number): number {

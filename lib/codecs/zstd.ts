@@ -5,8 +5,12 @@
 import { createRequire } from 'node:module';
 import * as zlib from 'node:zlib';
 import { promisify } from 'node:util';
+import { asBuffer } from './bytes.ts';
 
 const require = createRequire(import.meta.url);
+// Node's own zstd (>= 22.15) is not in the types of Node 20's zlib.
+const nodeZlib = zlib as unknown as Record<string, unknown>;
+const zlibConstants = zlib.constants as unknown as Record<string, number>;
 
 interface Codec {
   compress(data: Uint8Array, level: number): Promise<Uint8Array>;
@@ -29,11 +33,10 @@ function loadCodec(): Codec {
       decompress: (data) => addon.decompress(asBuffer(data)),
     };
   } catch (addonError) {
-    const nodeZlib = zlib as unknown as Record<string, unknown>;
     if (typeof nodeZlib.zstdCompress !== 'function') throw addonError;
     const compress = promisify(nodeZlib.zstdCompress as typeof zlib.brotliCompress);
     const decompress = promisify(nodeZlib.zstdDecompress as typeof zlib.brotliDecompress);
-    const levelKey = (zlib.constants as unknown as Record<string, number>).ZSTD_c_compressionLevel;
+    const levelKey = zlibConstants.ZSTD_c_compressionLevel;
     return {
       // nbWorkers stays unset: it corrupted output (docs/design.md, "zstd").
       compress: (data, level) => compress(data, { params: { [levelKey]: level } } as zlib.BrotliOptions),
@@ -44,10 +47,6 @@ function loadCodec(): Codec {
 
 let codec: Codec | undefined;
 const getCodec = () => (codec ??= loadCodec());
-
-function asBuffer(data: Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
 
 /** One zstd frame of `data`, compressed off the main thread. */
 export const compressFrame = (data: Uint8Array, level: number) => getCodec().compress(data, level);
@@ -278,13 +277,10 @@ async function inflateFrame(bytes: Uint8Array, frame: FrameInfo, room: number, l
 type ZlibDecompress = (data: Uint8Array, options: zlib.ZlibOptions) => Promise<Buffer>;
 
 // Node's own zstd (>= 22.15) stops at maxOutputLength by itself; Node 20 has none.
-const nodeZstdDecompress = (() => {
-  const nodeZlib = zlib as unknown as Record<string, unknown>;
-  return typeof nodeZlib.zstdDecompress === 'function' ? (promisify(nodeZlib.zstdDecompress) as ZlibDecompress) : undefined;
-})();
+const nodeZstdDecompress = typeof nodeZlib.zstdDecompress === 'function' ? (promisify(nodeZlib.zstdDecompress) as ZlibDecompress) : undefined;
 
 async function decompressAtMost(decompress: ZlibDecompress, bytes: Uint8Array, room: number, limit: number): Promise<Uint8Array> {
-  const windowLogMax = (zlib.constants as unknown as Record<string, number>).ZSTD_d_windowLogMax;
+  const windowLogMax = zlibConstants.ZSTD_d_windowLogMax;
   const options = { maxOutputLength: Math.max(room, 1), params: { [windowLogMax]: Math.log2(MAX_WINDOW_BYTES) } };
   try {
     return await decompress(bytes, options as zlib.ZlibOptions);

@@ -6,7 +6,7 @@
 // are checked here, once, before they become parts of any key.
 import { sha256, sha256Hex } from '../codecs/hash.ts';
 import { SnapmetaError } from './errors.ts';
-import { holdsIdentity, redactSecrets } from './secrets.ts';
+import { holdsIdentity, redactSecrets, shown } from './secrets.ts';
 
 export const STAGING_PREFIX = 'incoming/';
 export const INDEX_SUFFIXES = ['.db.zst', '.db'] as const;
@@ -14,7 +14,8 @@ export const RECEIPT_FOLDERS = ['processed', 'rejected'] as const;
 export const RECEIPT_PREFIXES = RECEIPT_FOLDERS.map((folder) => `${folder}/`);
 /** Where the function notes the last transient failure of an upload (what `snapmeta dlq list` shows). */
 export const FAILED_FOLDER = 'failed';
-export const METADATA_PREFIX = 'metadata/';
+export const METADATA_FOLDER = 'metadata';
+export const METADATA_PREFIX = `${METADATA_FOLDER}/`;
 /** vaultik's blob layout in the backup bucket: <prefix>blobs/<h[0:2]>/<h[2:4]>/<h>. */
 export const BLOBS_PREFIX = 'blobs/';
 /** Everything the function writes in the staging bucket: receipts and failure notes. */
@@ -42,7 +43,7 @@ export function decodeEventKey(encoded: string): string {
   try {
     return decodeURIComponent(encoded.replace(/\+/g, ' '));
   } catch {
-    throw new SnapmetaError('BAD_KEY', `the event's object key ${JSON.stringify(redactSecrets(encoded))} is not valid URL encoding`);
+    throw new SnapmetaError('BAD_KEY', `the event's object key ${shown(encoded)} is not valid URL encoding`);
   }
 }
 
@@ -118,7 +119,7 @@ export function keySegmentProblem(value: string, maxBytes: number): string | und
 }
 
 function badKey(key: string, why: string): SnapmetaError {
-  return new SnapmetaError('BAD_KEY', `bad staging key ${JSON.stringify(redactSecrets(key))}: ${why}`);
+  return new SnapmetaError('BAD_KEY', `bad staging key ${shown(key)}: ${why}`);
 }
 
 /**
@@ -150,6 +151,9 @@ export function metadataKeys(prefix: string, snapshotId: string, scheme: KeySche
   const dir = `${prefix}${METADATA_PREFIX}${key}/`;
   return { key, dir, dbKey: `${dir}${DB_FILE}`, manifestKey: `${dir}${MANIFEST_FILE}` };
 }
+
+/** Where vaultik keeps a deployment's blobs unless told otherwise: beside its metadata, under `prefix`. */
+export const defaultBlobPrefix = (prefix: string) => `${prefix}${BLOBS_PREFIX}`;
 
 /** The folder of a blob's shard, `<blobPrefix><h[0:2]>/<h[2:4]>/`, and the blob's own key in it. */
 export function blobKey(blobPrefix: string, hash: string): { shard: string; key: string } {

@@ -54,7 +54,7 @@ export function buildPlan(db: Database, schema: Schema, layout: Layout, snapshot
   backfillSnapshotBlobs(pruning, shapes.get('snapshot_blobs')!.shape, reached.blobs);
   const tables = keptTables(pruning, exported, shapes);
   checkSelections(db, pruning.selections);
-  for (const kept of tables) kept.rows = Number(scalar(db, `SELECT count(*) FROM ${kept.keep}`));
+  for (const kept of tables) kept.rows = pruning.count(`SELECT count(*) FROM ${kept.keep}`);
 
   const { blobs, blobSizes } = keptBlobs(pruning, reached.blobs);
   const described = exported.map((table) => shapes.get(table.name.toLowerCase())!);
@@ -82,6 +82,11 @@ class Pruning {
     readonly layout: Layout,
     readonly snapshotId: string,
   ) {}
+
+  /** The number a count(*) query answers. */
+  count(sql: string): number {
+    return Number(scalar(this.db, sql));
+  }
 
   /** The upload's own spelling of a table's name. */
   nameInUpload(name: string): string {
@@ -332,42 +337,39 @@ function nextRowid(shape: TableShape, rowid: string, kept: string): string {
 
 /** Inconsistencies in the agent's database that would hurt a restore: reported, not fatal. */
 function collectWarnings(pruning: Pruning, reached: Reached): string[] {
-  const { db, layout } = pruning;
-  const count = (sql: string) => Number(scalar(db, sql));
+  const { layout } = pruning;
   const warnings: string[] = [];
-  const missingFiles = count(`SELECT count(*) FROM ${pruning.table('snapshot_files')} WHERE ${pruning.rowid('snapshot_files')} IN (SELECT r FROM ${reached.snapshotFiles})
+  const missingFiles = pruning.count(`SELECT count(*) FROM ${pruning.table('snapshot_files')} WHERE ${pruning.rowid('snapshot_files')} IN (SELECT r FROM ${reached.snapshotFiles})
                               AND ${ident(layout.fileRef.snapshot_files)} NOT IN (SELECT k FROM ${reached.fileKeys})`);
   if (missingFiles) warnings.push(`${missingFiles} snapshot_files rows of the snapshot name files that are not in the files table`);
   const missingChunks = countMissingChunks(pruning, reached);
   if (missingChunks) warnings.push(`${missingChunks} chunks used by the snapshot's files are not in the chunks table`);
   const unstored = countUnstoredChunks(pruning, reached);
   if (unstored) warnings.push(`${unstored} chunks used by the snapshot's files are in no finished blob: those files cannot be restored`);
-  const unfinished = count(`SELECT count(*) FROM ${reached.blobs} k JOIN ${pruning.table('blobs')} b ON b.${pruning.rowid('blobs')} = k.r WHERE b.blob_hash IS NULL`);
+  const unfinished = pruning.count(`SELECT count(*) FROM ${reached.blobs} k JOIN ${pruning.table('blobs')} b ON b.${pruning.rowid('blobs')} = k.r WHERE b.blob_hash IS NULL`);
   if (unfinished) warnings.push(`${unfinished} blobs holding the snapshot's chunks have no blob_hash (unfinished)`);
   return warnings;
 }
 
 /** Chunks S's files use that the chunks table lacks. */
 function countMissingChunks(pruning: Pruning, reached: Reached): number {
-  const count = (sql: string) => Number(scalar(pruning.db, sql));
   // With chunk_hash unique (its primary key in both layouts), every chunk found is one kept row.
   return uniqueIndexes(pruning.db, pruning.nameInUpload('chunks')).some((index) => isBinaryKeyOn(index.keys, 'chunk_hash'))
-    ? count(`SELECT count(*) FROM ${reached.chunkKeys}`) - count(`SELECT count(*) FROM ${reached.chunks}`)
-    : count(`SELECT count(*) FROM ${reached.chunkKeys} WHERE k NOT IN (SELECT chunk_hash FROM ${pruning.table('chunks')})`);
+    ? pruning.count(`SELECT count(*) FROM ${reached.chunkKeys}`) - pruning.count(`SELECT count(*) FROM ${reached.chunks}`)
+    : pruning.count(`SELECT count(*) FROM ${reached.chunkKeys} WHERE k NOT IN (SELECT chunk_hash FROM ${pruning.table('chunks')})`);
 }
 
 /** Chunks S's files use that sit in no finished blob. */
 function countUnstoredChunks(pruning: Pruning, reached: Reached): number {
   const { layout } = pruning;
-  const count = (sql: string) => Number(scalar(pruning.db, sql));
   const blobs = pruning.table('blobs');
   const blobChunks = pruning.table('blob_chunks');
   // Usually every blob the kept chunks sit in exists and is finished; then a
   // chunk is stored as soon as it has a blob_chunks row, which its index
   // answers without reading any row.
-  const allBlobsFinished = !count(`SELECT count(*) FROM ${reached.blobKeys} kb WHERE NOT EXISTS (
+  const allBlobsFinished = !pruning.count(`SELECT count(*) FROM ${reached.blobKeys} kb WHERE NOT EXISTS (
       SELECT 1 FROM ${blobs} b WHERE b.${ident(layout.blobKey)} = kb.k AND b.blob_hash IS NOT NULL)`);
-  return count(allBlobsFinished
+  return pruning.count(allBlobsFinished
     ? `SELECT count(*) FROM ${reached.chunkKeys} c WHERE NOT EXISTS (SELECT 1 FROM ${blobChunks} bc WHERE bc.chunk_hash = c.k)`
     : `SELECT count(*) FROM ${reached.chunkKeys} c WHERE NOT EXISTS (
       SELECT 1 FROM ${blobChunks} bc JOIN ${blobs} b ON b.${ident(layout.blobKey)} = bc.${ident(layout.blobRef)}

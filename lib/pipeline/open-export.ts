@@ -2,6 +2,7 @@
 // the plan of rows to keep. Everything that can reject the input happens here,
 // before anything is written.
 import { ageEncryptStream } from '../codecs/age.ts';
+import { asBuffer } from '../codecs/bytes.ts';
 import { compressedStream, newClock, type StageClock } from '../codecs/zstd-stream.ts';
 import { SnapmetaError } from '../core/errors.ts';
 import { dumpSql, type DumpProgress } from '../core/dump.ts';
@@ -87,6 +88,9 @@ export async function openExport(input: ExportInput, opts: OpenOptions): Promise
   const { bytes, bytesIn } = await plainIndex(input, opts.maxIndexBytes ?? HARD_MAX_INDEX_BYTES);
   const SQL = await loadSqlJs();
   opts.onStage?.('load');
+  // sql.js keeps the array it is given as its file through the array's slice():
+  // a Buffer's is a view, any other typed array's a copy of the whole index
+  // (bytes posted to a worker arrive as a plain Uint8Array).
   const db = sqliteErrors(() => withLegacyJournalHeader(asBuffer(bytes), (b) => new SQL.Database(b)));
   try {
     return sqliteErrors(() => {
@@ -150,15 +154,6 @@ function job(SQL: SqlJsStatic, db: Database, plan: Plan, layout: LayoutName, byt
     },
   };
   return opened;
-}
-
-/**
- * sql.js keeps the array it is given as its file through the array's slice():
- * a Buffer's is a view, any other typed array's a copy of the whole index
- * (bytes posted to a worker arrive as a plain Uint8Array).
- */
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /**

@@ -13,6 +13,7 @@
 // a symlink (no chunks). Timestamps are unix seconds.
 import { loadSqlJs } from '../core/sqlite.ts';
 import { sqlText } from '../core/sql-text.ts';
+import { shortHostName } from '../core/snapshot-id.ts';
 import { schemaSql } from './schemas.ts';
 import type { LayoutShortName } from '../core/layout.ts';
 
@@ -96,7 +97,7 @@ const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]*$/;
 function idPrefix(hostname: string, name: string | undefined): string {
   if (name === undefined) return hostname;
   if (!SNAPSHOT_NAME.test(name)) throw new RangeError(`snapshotName must be letters, digits, '.' and '-', got ${JSON.stringify(name)}`);
-  return `${hostname.split('.')[0]}_${name}`;
+  return `${shortHostName(hostname)}_${name}`;
 }
 
 /** The ids of the snapshots sampleIndexSql(opts) creates, oldest first (vaultik's `<host>_<UTC time>`, or `<short host>_<name>_<UTC time>`). */

@@ -10,7 +10,7 @@
 import { setMaxListeners } from 'node:events';
 import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { blobKey } from '../core/keys.ts';
-import { isNotFound } from '../stores/s3-store.ts';
+import { unlessNotFound } from '../stores/s3-store.ts';
 import type { MetadataStore } from '../stores/store.ts';
 
 export interface BlobCheck {
@@ -129,12 +129,8 @@ async function headOne(opts: BlobCheckOptions, counter: { requests: number }, fo
   const { key } = blobKey(opts.blobPrefix, hash);
   opts.signal?.throwIfAborted();
   counter.requests++;
-  try {
-    const head = await opts.s3.send(new HeadObjectCommand({ Bucket: opts.bucket, Key: key }), { abortSignal: opts.signal });
-    found.set(key, head.ContentLength ?? 0);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
+  const head = await unlessNotFound(opts.s3.send(new HeadObjectCommand({ Bucket: opts.bucket, Key: key }), { abortSignal: opts.signal }));
+  if (head) found.set(key, head.ContentLength ?? 0);
 }
 
 /** `work` for every item, CONCURRENCY at a time. */

@@ -6,7 +6,7 @@ import { HARD_MAX_INDEX_BYTES } from '../core/index-bytes.ts';
 import type { ProcessUploadConfig } from './process-upload.ts';
 import { parseRecipients } from '../core/recipients.ts';
 import { connectionFromEnv, createSsmClient } from './aws-clients.ts';
-import { parseBoolean, parseChoice } from './env.ts';
+import { parseBoolean, parseChoice, parseWhole } from './env.ts';
 import { shown } from '../core/secrets.ts';
 import { KEY_SCHEMES } from '../core/keys.ts';
 import { DB_FORMATS } from '../core/manifest.ts';
@@ -32,7 +32,7 @@ export async function loadExportConfig(env: NodeJS.ProcessEnv = process.env, rea
   const backupBucket = env.SNAPMETA_BACKUP_BUCKET;
   if (!backupBucket) throw new Error('SNAPMETA_BACKUP_BUCKET is not set: the export function needs the bucket to publish into');
   const parameter = env.SNAPMETA_AGE_RECIPIENTS ? undefined : env.SNAPMETA_RECIPIENTS_PARAMETER;
-  const refreshSeconds = parseWhole('SNAPMETA_RECIPIENTS_REFRESH_SECONDS', env.SNAPMETA_RECIPIENTS_REFRESH_SECONDS, DEFAULT_FUNCTION.recipientsRefreshSeconds, 86_400);
+  const refreshSeconds = parseWhole('SNAPMETA_RECIPIENTS_REFRESH_SECONDS', env.SNAPMETA_RECIPIENTS_REFRESH_SECONDS, DEFAULT_FUNCTION.recipientsRefreshSeconds, 0, 86_400);
   const fromParameter = parameter ? new ParameterRecipients(parameter, readParameter, refreshSeconds * 1000, now) : undefined;
   const memory = env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE;
   return {
@@ -40,7 +40,7 @@ export async function loadExportConfig(env: NodeJS.ProcessEnv = process.env, rea
       ? await fromParameter.load()
       : parseRecipients([env.SNAPMETA_AGE_RECIPIENTS ?? ''], { from: 'SNAPMETA_AGE_RECIPIENTS', howToGive: 'set it to age1… public keys, or SNAPMETA_RECIPIENTS_PARAMETER to an SSM parameter holding them' }),
     ...(fromParameter ? { currentRecipients: (log?: RefreshLog) => fromParameter.current(log) } : {}),
-    ...(memory ? { functionMemoryMb: parseWhole('AWS_LAMBDA_FUNCTION_MEMORY_SIZE', memory, 0, 10_240) } : {}),
+    ...(memory ? { functionMemoryMb: parseWhole('AWS_LAMBDA_FUNCTION_MEMORY_SIZE', memory, 0, 0, 10_240) } : {}),
     backupBucket,
     backupPrefix: normalisePrefix(env.SNAPMETA_BACKUP_PREFIX ?? ''),
     deleteStaged: parseBoolean('SNAPMETA_DELETE_STAGED', env.SNAPMETA_DELETE_STAGED, true),
@@ -80,12 +80,5 @@ function parseSize(name: string, value: string | undefined): number {
   if (!Number.isSafeInteger(n) || n <= 0 || n > HARD_MAX_INDEX_BYTES) {
     throw new Error(`${name} must be a whole number of bytes in 1..${HARD_MAX_INDEX_BYTES}, not ${shown(value)}`);
   }
-  return n;
-}
-
-function parseWhole(name: string, value: string | undefined, fallback: number, max: number): number {
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0 || n > max) throw new Error(`${name} must be a whole number in 0..${max}, not ${JSON.stringify(value)}`);
   return n;
 }

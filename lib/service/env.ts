@@ -16,3 +16,11 @@ export function parseChoice<T extends string>(name: string, value: string | unde
   if ((choices as readonly string[]).includes(value)) return value as T;
   throw new Error(`${name} must be ${choices.join(' or ')}, not ${shown(value)}`);
 }
+
+/** A whole number in min..max; unset or empty is `fallback`; anything else stops the start-up. */
+export function parseWhole(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new Error(`${name} must be a whole number in ${min}..${max}, not ${shown(value)}`);
+  return n;
+}

@@ -1,12 +1,13 @@
 // The last transient failure of a staged upload, noted beside its receipts
 // (failed/<host>/<snapshot-id>.json): SQS keeps no error with a message, so this
 // is how `snapmeta dlq list` tells an operator why an upload is in the DLQ.
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { decodeEventKey, parseStagingKey, receiptKey, type StagingKey } from '../core/keys.ts';
 import { redactSecrets } from '../core/secrets.ts';
 import { GENERATOR } from '../core/version.ts';
 import type { MetadataStore } from '../stores/store.ts';
 import type { StagedObjectRef } from './process-upload.ts';
+import { putStagingJson, readStagingJson } from './receipts.ts';
 
 export interface FailureNote {
   note_version: 1;
@@ -39,7 +40,7 @@ export async function noteFailure(s3: S3Client, ref: StagedObjectRef, err: unkno
   };
   const noteKey = failureKeyOf(key)!;
   try {
-    await s3.send(new PutObjectCommand({ Bucket: ref.bucket, Key: noteKey, Body: `${JSON.stringify(note, null, 2)}\n`, ContentType: 'application/json' }));
+    await putStagingJson(s3, ref.bucket, noteKey, note);
     return true;
   } catch {
     return false;
@@ -69,7 +70,4 @@ function stagedOrMalformed(key: string): StagingKey | 'malformed' | undefined {
   }
 }
 
-export async function readFailureNote(staging: MetadataStore, key: string): Promise<FailureNote | undefined> {
-  const bytes = await staging.get(key);
-  return bytes && (JSON.parse(Buffer.from(bytes).toString('utf8')) as FailureNote);
-}
+export const readFailureNote = (staging: MetadataStore, key: string) => readStagingJson<FailureNote>(staging, key);

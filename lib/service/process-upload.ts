@@ -5,7 +5,7 @@ import { SnapmetaError, isSnapmetaError } from '../core/errors.ts';
 import { publishExport, type PublishResult } from '../pipeline/publish.ts';
 import { ExportStopped, sharedExportWorkers, type ExportWorkers } from '../pipeline/worker-export.ts';
 import { S3MetadataStore } from '../stores/s3-store.ts';
-import { BLOBS_PREFIX, decodeEventKey, parseStagingKey, receiptKey, type KeyScheme, type StagingKey } from '../core/keys.ts';
+import { decodeEventKey, defaultBlobPrefix, parseStagingKey, receiptKey, type KeyScheme, type StagingKey } from '../core/keys.ts';
 import { checkBlobs } from './blob-check.ts';
 import type { DbFormat } from '../core/manifest.ts';
 import { checkOwnership } from '../core/snapshot-id.ts';
@@ -255,7 +255,7 @@ function timedOut(err: unknown, receiveCount: number): SnapmetaError | undefined
  * retried: the export itself is published and correct. The deadline still stops it.
  */
 async function blobsCheckOf(s3: S3Client, config: ProcessUploadConfig, blobs: { hashes: string[]; sizes?: Record<string, number> }, signal?: AbortSignal): Promise<Receipt['blobs_check']> {
-  const blobPrefix = config.blobPrefix ?? `${config.backupPrefix}${BLOBS_PREFIX}`;
+  const blobPrefix = config.blobPrefix ?? defaultBlobPrefix(config.backupPrefix);
   try {
     return await checkBlobs({ s3, bucket: config.backupBucket, blobPrefix, blobs: blobs.hashes, sizes: blobs.sizes, signal });
   } catch (err) {

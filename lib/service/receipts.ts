@@ -51,15 +51,22 @@ export interface Receipt {
 }
 
 /** A receipt from the staging bucket, or undefined while there is none. */
-export async function readReceipt(staging: MetadataStore, key: string): Promise<Receipt | undefined> {
+export const readReceipt = (staging: MetadataStore, key: string) => readStagingJson<Receipt>(staging, key);
+
+/** Receipts are overwritten: the latest upload's outcome is the one an agent waits for. */
+export const putReceipt = (s3: S3Client, bucket: string, key: string, receipt: Receipt, signal?: AbortSignal) =>
+  putStagingJson(s3, bucket, key, receipt, signal);
+
+/** A JSON object the function wrote in the staging bucket (a receipt, a failure note), or undefined while there is none. */
+export async function readStagingJson<T>(staging: MetadataStore, key: string): Promise<T | undefined> {
   const bytes = await staging.get(key);
-  return bytes && (JSON.parse(Buffer.from(bytes).toString('utf8')) as Receipt);
+  return bytes && (JSON.parse(Buffer.from(bytes).toString('utf8')) as T);
 }
 
-export async function putReceipt(s3: S3Client, bucket: string, key: string, receipt: Receipt, signal?: AbortSignal): Promise<void> {
-  // Receipts are overwritten: the latest upload's outcome is the one an agent waits for.
+/** Writes (or overwrites) a JSON object in the staging bucket, indented for an operator's eyes. */
+export async function putStagingJson(s3: S3Client, bucket: string, key: string, value: object, signal?: AbortSignal): Promise<void> {
   await s3.send(
-    new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(receipt, null, 2) + '\n', ContentType: 'application/json' }),
+    new PutObjectCommand({ Bucket: bucket, Key: key, Body: `${JSON.stringify(value, null, 2)}\n`, ContentType: 'application/json' }),
     { abortSignal: signal },
   );
 }

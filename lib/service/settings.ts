@@ -5,6 +5,7 @@ import { INDEX_SUFFIXES, STAGING_PREFIX, type KeyScheme } from '../core/keys.ts'
 import type { DbFormat } from '../core/manifest.ts';
 
 export type Architecture = 'arm64' | 'x86_64';
+export const ARCHITECTURES: readonly Architecture[] = ['arm64', 'x86_64'];
 
 export const DEFAULT_FUNCTION = {
   architecture: 'arm64' as Architecture,

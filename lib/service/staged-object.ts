@@ -8,18 +8,13 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { readHashed } from '../codecs/hash.ts';
-import { isConditionFailed, isNotFound } from '../stores/s3-store.ts';
+import { isConditionFailed, isNotFound, unlessNotFound } from '../stores/s3-store.ts';
 import { UPLOAD_ID_METADATA, type Receipt } from './receipts.ts';
 
 export type StagedHead = HeadObjectCommandOutput;
 
-export async function headStaged(s3: S3Client, bucket: string, key: string, versionId: string | undefined, signal?: AbortSignal) {
-  try {
-    return await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }), { abortSignal: signal });
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+export function headStaged(s3: S3Client, bucket: string, key: string, versionId: string | undefined, signal?: AbortSignal) {
+  return unlessNotFound(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }), { abortSignal: signal }));
 }
 
 export function describeSource(head: HeadObjectCommandOutput): Partial<Receipt['source']> {
@@ -39,14 +34,9 @@ export function describeSource(head: HeadObjectCommandOutput): Partial<Receipt['
  */
 export async function download(s3: S3Client, bucket: string, key: string, head: HeadObjectCommandOutput, signal?: AbortSignal): Promise<{ bytes: Buffer; sha256: string } | undefined> {
   const size = head.ContentLength ?? 0;
-  let out;
-  try {
-    out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: head.VersionId, IfMatch: head.ETag }), { abortSignal: signal });
-  } catch (err) {
-    // Deleted between HEAD and GET: a concurrent delivery exported it.
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+  const out = await unlessNotFound(s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: head.VersionId, IfMatch: head.ETag }), { abortSignal: signal }));
+  // Deleted between HEAD and GET: a concurrent delivery exported it.
+  if (!out) return undefined;
   const body = (out.Body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
   let rest: Uint8Array = new Uint8Array(0);
   const readAt = async (into: Buffer, offset: number) => {

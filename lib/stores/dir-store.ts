@@ -29,31 +29,17 @@ export class DirStore implements MetadataStore {
   }
 
   async head(key: string): Promise<StoredObjectInfo | undefined> {
-    let size: number;
-    try {
-      size = (await stat(this.path(key))).size;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
-    return { size, metadata: await this.readMetadata(key) };
+    const found = await unlessMissing(stat(this.path(key)));
+    return found && { size: found.size, metadata: await this.readMetadata(key) };
   }
 
-  async get(key: string): Promise<Uint8Array | undefined> {
-    try {
-      return await readFile(this.path(key));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+  get(key: string): Promise<Uint8Array | undefined> {
+    return unlessMissing(readFile(this.path(key)));
   }
 
   async getStream(key: string): Promise<ReadableStream<Uint8Array> | undefined> {
     // Opened first, so a missing file is undefined rather than a failing stream.
-    const file = await open(this.path(key), 'r').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined;
-      throw err;
-    });
+    const file = await unlessMissing(open(this.path(key), 'r'));
     return file && (Readable.toWeb(file.createReadStream()) as unknown as ReadableStream<Uint8Array>);
   }
 
@@ -92,13 +78,8 @@ export class DirStore implements MetadataStore {
 
   /** No sidecar (a crash after the link, or an object from before sidecars) means no metadata. */
   private async readMetadata(key: string): Promise<Record<string, string>> {
-    let text: string;
-    try {
-      text = await readFile(this.sidecarPath(key), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-      throw err;
-    }
+    const text = await unlessMissing(readFile(this.sidecarPath(key), 'utf8'));
+    if (text === undefined) return {};
     // A sidecar that is not the JSON we write (cut short, edited by hand) is
     // treated like a missing one: the object itself is still there and readable.
     try {
@@ -108,5 +89,15 @@ export class DirStore implements MetadataStore {
     } catch {
       return {};
     }
+  }
+}
+
+/** A file operation's result, or undefined when the file does not exist. */
+async function unlessMissing<T>(operation: Promise<T>): Promise<T | undefined> {
+  try {
+    return await operation;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
 }

@@ -19,33 +19,24 @@ export class S3MetadataStore implements MetadataStore {
   ) {}
 
   async head(key: string): Promise<StoredObjectInfo | undefined> {
-    try {
-      const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), this.sendOptions());
-      return { size: out.ContentLength ?? 0, metadata: out.Metadata ?? {} };
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+    const out = await unlessNotFound(this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), this.sendOptions()));
+    return out && { size: out.ContentLength ?? 0, metadata: out.Metadata ?? {} };
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
-    try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), this.sendOptions());
-      return await out.Body!.transformToByteArray();
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+    const body = await this.body(key);
+    return body?.transformToByteArray();
   }
 
   async getStream(key: string): Promise<ReadableStream<Uint8Array> | undefined> {
-    try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), this.sendOptions());
-      return out.Body!.transformToWebStream() as ReadableStream<Uint8Array>;
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+    const body = await this.body(key);
+    return body?.transformToWebStream() as ReadableStream<Uint8Array> | undefined;
+  }
+
+  /** An object's body, not yet read; undefined when there is no object. */
+  private async body(key: string) {
+    const out = await unlessNotFound(this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), this.sendOptions()));
+    return out?.Body;
   }
 
   async putIfAbsent(
@@ -99,6 +90,16 @@ interface S3ErrorShape {
 export function isNotFound(err: unknown): boolean {
   const e = err as S3ErrorShape;
   return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
+}
+
+/** A request's answer, or undefined when S3 says the object (or version) is not there. */
+export async function unlessNotFound<T>(request: Promise<T>): Promise<T | undefined> {
+  try {
+    return await request;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
 }
 
 /**
