@@ -1,7 +1,7 @@
 // Cold start of the export function, measured on its real bundle: Node's own
 // start-up, importing the handler (configuration, SDK clients) and sql.js's
-// WASM initialisation. Also how much of the CLI's start-up the TypeScript
-// loader (tsx) adds, which the function never pays.
+// WASM initialisation. Also the CLI's own start-up as users run it:
+// `snapmeta export --help` through bin/snapmeta.js over the built dist/cli.
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleFunction, PROJECT_ROOT } from '../infra/bundle.ts';

@@ -7,6 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { debianRestore } from '../test/support/export-helpers.ts';
+import { restoreKeys } from './verify.ts';
 
 export interface MachineLimits {
   /** Buffer.copy of 256 MiB (memcpy: read and write), bytes copied per second. */
@@ -47,8 +49,8 @@ export function measureMachineLimits(): MachineLimits {
 export function measureDumpLimits(exportDir: string, identityFile: string, dir: string): DumpLimits {
   const dump = join(dir, 'dump.sql');
   try {
-    execFileSync('bash', ['-o', 'pipefail', '-c', 'age -d -i "$1" "$2" | zstd -dcq > "$3"', 'dump',
-      identityFile, join(exportDir, 'db.zst.age'), dump], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Decrypted and inflated straight to the file, as the binary image restores.
+    debianRestore(exportDir, restoreKeys(identityFile), dump, 'sqlite');
     const report = execFileSync('zstd', ['-b3', '-i2', dump], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     return { dumpBytes: statSync(dump).size, zstdOneCoreBytesPerSec: parseZstdBench(report) };
   } finally {

@@ -8,7 +8,7 @@
 // which are our export's (lib/prune.ts buildPlan).
 import { join } from 'node:path';
 import type { LayoutShortName } from '../lib/core/layout.ts';
-import { KEYS, RULED, tableFates, type IndexObjects } from '../test/support/native-prune.ts';
+import { KEYS, RULED, tableFates, toIndexObjects, type IndexObjects } from '../test/support/native-prune.ts';
 import { ident, sqlText } from '../lib/core/sql-text.ts';
 import { sqliteJson } from '../test/support/sqlite-cli.ts';
 import { measure } from './measure.ts';
@@ -48,15 +48,7 @@ export function readSourceSchema(index: string): SourceSchema {
     SELECT type, name, tbl_name, sql, CASE WHEN type = 'table' THEN
       (SELECT json_group_array(c.name) FROM pragma_table_info(s.name) c) END AS columns
     FROM sqlite_schema s ORDER BY rowid`);
-  const named = (type: string) => rows.filter((r) => r.type === type);
-  return {
-    rows,
-    objects: {
-      tables: named('table').map((r) => ({ name: r.name, columns: JSON.parse(r.columns!) as string[] })),
-      triggers: named('trigger').map((r) => r.name),
-      views: named('view').map((r) => r.name),
-    },
-  };
+  return { rows, objects: toIndexObjects(rows) };
 }
 
 const lower = (s: string) => s.toLowerCase();

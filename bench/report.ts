@@ -2,13 +2,14 @@
 // its markers, and what `npm run bench` prints.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { HARD_MAX_INDEX_BYTES } from '../lib/core/index-bytes.ts';
+import { MEMORY_MODEL } from '../lib/service/memory.ts';
 import type { ColdStart } from './cold-start.ts';
 import { bytes, percent, rate, seconds, table } from './format.ts';
 import type { MachineLimits } from './limits.ts';
 import type { Machine } from './machine.ts';
 import { bySize, nominalSize, shapeOf, shapeText, type BenchResults, type LimitCheck, type SizeResult } from './results.ts';
 import { costOf, durationOn, fitModel, sizingGuide, MEMORY_MARGIN, PRICE, type Model } from './sizing.ts';
-import { RATIO_TARGETS, ratioVerdict, rssVerdict } from './targets.ts';
+import { RATIO_TARGETS, RSS_TARGET_LABEL, ratioVerdict, rssVerdict } from './targets.ts';
 
 const rowsKept = (s: SizeResult) =>
   `${s.ours.rowsKept.toLocaleString('en-US')}${s.totalRows ? ` (${percent(s.ours.rowsKept / s.totalRows)})` : ''}`;
@@ -42,7 +43,7 @@ export function wallTable(sizes: SizeResult[]): string {
 /** Each target met, or missed by how much. */
 export function targetsTable(sizes: SizeResult[]): string {
   const rows = [...sizes].sort(bySize).map((s) => [shortName(s), ...RATIO_TARGETS.map((t) => ratioVerdict(t, s)), rssVerdict(s)]);
-  return table(['index', ...RATIO_TARGETS.map((t) => t.label), 'peak RSS, cold / warm process ≤ 1.3 × index + 256 MiB'], rows);
+  return table(['index', ...RATIO_TARGETS.map((t) => t.label), RSS_TARGET_LABEL], rows);
 }
 
 /** CPU time of each pipeline (its tools', or the whole process's), and the peak RSS of each. */
@@ -185,7 +186,8 @@ export function sizingTable({ model, shape, from100MB }: SizingModel): string {
     `Fitted on the measured sizes${from100MB ? ' of 100 MB and more' : ' (fewer than two of 100 MB or more: all of them)'} of the ${shape} shape (of the shapes measured, the one needing the most memory at 1 GB), ` +
       `each peak the larger of a cold and a warm process's: peak RSS ≈ ${model.rss.slope.toFixed(2)} × index + ${bytes(model.rss.intercept)}; ` +
       `wall ≈ ${seconds(model.wall.slope * oneGb)} per GB ${plus(model.wall.intercept)}; CPU ≈ ${seconds(model.cpu.slope * oneGb)} per GB ${plus(model.cpu.intercept)}. ` +
-      `Largest index = (memory × ${1 - MEMORY_MARGIN} − ${bytes(model.rss.intercept)}) ÷ ${model.rss.slope.toFixed(2)}, at most ${HARD_MAX_INDEX_BYTES.toLocaleString('en-US')} bytes; ` +
+      `Largest index = (memory × ${1 - MEMORY_MARGIN} − ${bytes(model.rss.intercept)}) ÷ ${model.rss.slope.toFixed(2)}, ` +
+      `at most what the function accepts, (memory − ${bytes(MEMORY_MODEL.fixedBytes)}) ÷ ${MEMORY_MODEL.perIndexByte} (lib/service/memory.ts), and ${HARD_MAX_INDEX_BYTES.toLocaleString('en-US')} bytes; ` +
       `prices $${PRICE.arm64} (arm64) and $${PRICE.x86_64} (x86_64) per GB-second.`,
   ].join('\n');
 }

@@ -9,7 +9,6 @@ import type { Machine } from './machine.ts';
 import type { CopyForwardRun } from './native-copy-forward.ts';
 import type { NativeRun } from './native.ts';
 import type { OursRun, WarmRun } from './ours.ts';
-import { memoryNeeded } from '../lib/service/memory.ts';
 
 export interface SizeResult {
   label: string;
@@ -68,9 +67,6 @@ export const shapeOf = (s: SizeResult) => s.shape ?? (s.snapshots === 14 ? 'samp
 
 /** "sample: 14 snapshots", or for an older entry of another count just "7 snapshots". */
 export const shapeText = (s: SizeResult) => (shapeOf(s).endsWith(' snapshots') ? shapeOf(s) : `${shapeOf(s)}: ${s.snapshots} snapshots`);
-
-/** The function's memory model (lib/service/memory.ts), which the bench holds every export to. */
-export const rssTarget = memoryNeeded;
 
 /** The size asked for (--sizes), e.g. 1e9 for "1G"; the index's own size when the label is not one. */
 export const nominalSize = (s: SizeResult) => nominalBytes(s.label) ?? s.indexBytes;

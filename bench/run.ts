@@ -7,7 +7,7 @@
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { bundleCli, bundleFunction, PROJECT_ROOT } from '../infra/bundle.ts';
+import { bundleCli, ensureCliBuilt, PROJECT_ROOT } from '../infra/bundle.ts';
 import { HARD_MAX_INDEX_BYTES } from '../lib/core/index-bytes.ts';
 import type { LayoutShortName } from '../lib/core/layout.ts';
 import { measureColdStart } from './cold-start.ts';
@@ -247,11 +247,11 @@ async function main() {
   const machine = describeMachine();
   log(`snapmeta bench on ${machine.cpu}, ${machine.cores} cores; ${machine.tools}`);
   const key = ageKey(WORK);
-  const bundle = (entry: string, outDir: string) =>
-    bundleFunction({ architecture: 'x86_64', outDir: join(WORK, outDir), entry: join(PROJECT_ROOT, 'bench', entry), split: true }).bundleFile;
-  // Cold: the CLI exactly as users run it (bin/snapmeta.js over the dist/ build npm ci makes), built fresh.
-  bundleCli();
-  const tools: Tools = { cli: join(PROJECT_ROOT, 'bin', 'snapmeta.js'), warmCli: bundle('warm-entry.ts', 'cli-warm'), key };
+  // Cold: the CLI exactly as users run it (bin/snapmeta.js over the dist/ build npm ci makes), rebuilt if any source is newer.
+  ensureCliBuilt();
+  // Warm: the CLI's main run twice in one process, bundled as the CLI is.
+  const warmCli = bundleCli(join(WORK, 'cli-warm'), join(PROJECT_ROOT, 'bench', 'warm-entry.ts')).bundleFile;
+  const tools: Tools = { cli: join(PROJECT_ROOT, 'bin', 'snapmeta.js'), warmCli, key };
   waitForQuiet(o.maxBusy, o.quietWaitMs, log);
   const machineLimits = measureMachineLimits();
 

@@ -1,8 +1,10 @@
 // The sizing guide, from measured runs: peak memory and time grow linearly
 // with the index, so a least-squares line through the measured sizes gives
-// the largest index a function of each memory size can hold, and how long
-// and how much one export takes there.
+// the largest index a function of each memory size can hold (at most what the
+// function's own memory model accepts), and how long and how much one export
+// takes there.
 import { HARD_MAX_INDEX_BYTES } from '../lib/core/index-bytes.ts';
+import { largestIndexFor } from '../lib/service/memory.ts';
 
 export interface Point {
   indexBytes: number;
@@ -78,7 +80,8 @@ export function sizingGuide(model: Model): GuideRow[] {
   return LAMBDA_MEMORY_MB.map((memoryMb) => {
     const usable = memoryMb * 2 ** 20 * (1 - MEMORY_MARGIN);
     const byMemory = model.rss.slope > 0 ? (usable - model.rss.intercept) / model.rss.slope : HARD_MAX_INDEX_BYTES;
-    const maxIndexBytes = Math.max(0, Math.floor(Math.min(HARD_MAX_INDEX_BYTES, byMemory)));
+    // Never more than the deployment accepts (lib/service/memory.ts, also the hard limit).
+    const maxIndexBytes = Math.max(0, Math.floor(Math.min(byMemory, largestIndexFor(memoryMb))));
     const durationMs = maxIndexBytes > 0 ? durationOn(model, maxIndexBytes, memoryMb) : 0;
     return { memoryMb, vcpus: Math.min(6, memoryMb / MB_PER_VCPU), maxIndexBytes, durationMs, cost: costOf(durationMs, memoryMb) };
   });

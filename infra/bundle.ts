@@ -1,7 +1,7 @@
 // Builds the export Lambda's code directory with the local esbuild (no Docker,
 // no network). The stack's asset and the tests both use this one function, so
 // what the tests load is what gets deployed.
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
@@ -53,8 +53,6 @@ export interface BundleOptions {
 
 export interface BundleResult {
   bundleFile: string;
-  /** The export worker's entry, beside bundleFile. */
-  workerFile: string;
   wasmFile: string;
   /**
    * The zstd platform package copied into the bundle's node_modules, or
@@ -106,7 +104,7 @@ export function bundleFunction({ architecture, outDir, entry = ENTRY, split = fa
     copyPackage(ZSTD_ADDON, outDir);
     copyPackage(platformPackage, outDir);
   }
-  return { bundleFile, workerFile: join(outDir, WORKER_FILE), wasmFile, zstdPlatformPackage: installed ? platformPackage : undefined };
+  return { bundleFile, wasmFile, zstdPlatformPackage: installed ? platformPackage : undefined };
 }
 
 export const CLI_ENTRY = join(PROJECT_ROOT, 'cli', 'entry.ts');
@@ -114,16 +112,42 @@ export const CLI_DIR = join(PROJECT_ROOT, 'dist', 'cli');
 const SAMPLE_SCHEMAS = join(PROJECT_ROOT, 'lib', 'sample', 'schemas');
 
 /**
- * The CLI, bundled for this machine, split so a command loads only its own
- * modules. The sample generator reads its schema files beside the module that
- * holds it, which in a split build is a chunk: they go beside both.
+ * The CLI (or another entry that runs it, as the bench's warm export does),
+ * bundled for this machine into a cleared outDir, split so a command loads only
+ * its own modules. The sample generator reads its schema files beside the module
+ * that holds it, which in a split build is a chunk: they go beside both.
  */
-export function bundleCli(outDir = CLI_DIR): BundleResult {
+export function bundleCli(outDir = CLI_DIR, entry = CLI_ENTRY): BundleResult {
   rmSync(outDir, { recursive: true, force: true });
   const architecture: Architecture = process.arch === 'arm64' ? 'arm64' : 'x86_64';
-  const result = bundleFunction({ architecture, outDir, entry: CLI_ENTRY, split: true });
+  const result = bundleFunction({ architecture, outDir, entry, split: true });
   for (const dir of [outDir, join(outDir, CHUNKS)]) cpSync(SAMPLE_SCHEMAS, join(dir, 'schemas'), { recursive: true });
   return result;
+}
+
+/** What the CLI's build is made from: a change to any of them makes it stale. */
+const CLI_SOURCES = ['cli', 'lib', 'local', 'functions', 'infra/bundle.ts', 'package.json', 'package-lock.json'];
+
+function newestSource(path: string): number {
+  const stats = statSync(path);
+  if (!stats.isDirectory()) return stats.mtimeMs;
+  return Math.max(0, ...readdirSync(path).map((entry) => newestSource(join(path, entry))));
+}
+
+/**
+ * Builds dist/cli unless it is newer than every source (or `force`), so a
+ * command already running from it never has its build swapped. True when it built.
+ */
+export function ensureCliBuilt({ force = false }: { force?: boolean } = {}): boolean {
+  let builtAt = 0;
+  try {
+    builtAt = statSync(join(CLI_DIR, BUNDLE_FILE)).mtimeMs;
+  } catch {
+    // Never built.
+  }
+  if (!force && !CLI_SOURCES.some((source) => newestSource(join(PROJECT_ROOT, source)) > builtAt)) return false;
+  bundleCli();
+  return true;
 }
 
 function packageDir(name: string): string | undefined {

@@ -5,16 +5,15 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENTRY, HANDLER } from './bundle.ts';
-import { bundledCode } from './function-code.ts';
+import { ENTRY } from './bundle.ts';
+import { acknowledgeRuntime, lambdaBasics } from './function-code.ts';
 import type { ResolvedConfig } from './config.ts';
 import { acknowledgeWildcardResources } from './nag.ts';
-import { LOG_RETENTION_DAYS, METRICS, NOTIFICATION_FILTER, QUEUE, visibilityTimeoutSeconds } from '../lib/service/settings.ts';
+import { METRICS, NOTIFICATION_FILTER, QUEUE, visibilityTimeoutSeconds } from '../lib/service/settings.ts';
 import { STAGING_OUTPUT_PREFIXES } from '../lib/core/keys.ts';
 import { requireIfNoneMatch, type Storage } from './storage.ts';
 
@@ -41,34 +40,24 @@ export class ExportPipeline extends Construct {
       storage.stagingBucket.addEventNotification(s3.EventType.OBJECT_CREATED, new SqsDestination(this.queue), { prefix: NOTIFICATION_FILTER.prefix, suffix });
     }
 
-    // Our own role and log group: the managed AWSLambdaBasicExecutionRole
-    // would let the function write to any log group.
-    const logGroup = new logs.LogGroup(this, 'Logs', { retention: LOG_RETENTION_DAYS as logs.RetentionDays });
-    const role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-    for (const statement of exportStatements(storage, logGroup, config)) role.addToPolicy(statement);
+    const { role, writeLogs, props, environment } = lambdaBasics(this, { entry: ENTRY, architecture: config.architecture, service: METRICS.service });
+    for (const statement of exportStatements(storage, writeLogs, config)) role.addToPolicy(statement);
     this.function = new NodejsFunction(this, 'Function', {
+      ...props,
       runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: config.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
-      handler: HANDLER,
-      code: bundledCode(ENTRY, config.architecture),
-      role,
-      logGroup,
       memorySize: config.memoryMb,
       timeout: Duration.seconds(config.timeoutSeconds),
       ephemeralStorageSize: Size.mebibytes(config.ephemeralStorageMb),
-      environment: exportEnvironment(storage, config),
+      environment: { ...environment, ...exportEnvironment(storage, config) },
     });
     this.function.addEventSource(new SqsEventSource(this.queue, { batchSize: QUEUE.batchSize, reportBatchItemFailures: true, maxConcurrency: config.maxConcurrency }));
-    acknowledgeFindings(this, role, storage, config);
+    acknowledgeFindings(this, this.function, role, storage, config);
   }
 }
 
-/** What the function reads at start-up (lib/service/config.ts). */
+/** What the function reads at start-up (lib/service/config.ts), besides lambdaBasics' environment. */
 function exportEnvironment({ stagingBucket, backupBucket }: Storage, config: ResolvedConfig): Record<string, string> {
   return {
-    NODE_OPTIONS: '--enable-source-maps',
-    POWERTOOLS_SERVICE_NAME: METRICS.service,
-    POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
     SNAPMETA_BACKUP_BUCKET: backupBucket.bucketName,
     SNAPMETA_BACKUP_PREFIX: config.backupPrefix,
     SNAPMETA_STAGING_BUCKET: stagingBucket.bucketName,
@@ -86,7 +75,7 @@ function exportEnvironment({ stagingBucket, backupBucket }: Storage, config: Res
 }
 
 /** cdk-nag's findings this design accepts, each by its exact id and with its reason. */
-function acknowledgeFindings(scope: Construct, role: iam.Role, { stagingBucket, backupBucket, metadataPrefix }: Storage, config: ResolvedConfig): void {
+function acknowledgeFindings(scope: Construct, fn: lambda.IFunction, role: iam.Role, { stagingBucket, backupBucket, metadataPrefix }: Storage, config: ResolvedConfig): void {
   acknowledgeWildcardResources(
     role,
     [...STAGED_OBJECTS, ...RECEIPT_OBJECTS].map((p) => stagingBucket.arnForObjects(p)),
@@ -97,10 +86,7 @@ function acknowledgeFindings(scope: Construct, role: iam.Role, { stagingBucket, 
     [backupBucket.arnForObjects(`${metadataPrefix}*`), ...(config.checkBlobs ? [backupBucket.arnForObjects(`${config.blobPrefix}*`)] : [])],
     'Every snapshot publishes new keys under the metadata prefix: the prefix is the narrowest scope (writes are create-only, see RequireIfNoneMatchOnMetadata).',
   );
-  Validations.of(scope.node.findChild('Function')).acknowledge({
-    id: 'AwsSolutions-L1',
-    reason: 'nodejs22.x is the runtime this project targets and tests; moving to a newer one is a deliberate, tested change.',
-  });
+  acknowledgeRuntime(fn);
   // CDK's singleton that configures bucket notifications at deploy time.
   const notificationsHandler = Stack.of(scope).node.children.find((c) => c.node.id.startsWith('BucketNotificationsHandler'));
   if (notificationsHandler) {
@@ -118,7 +104,7 @@ const RECEIPT_OBJECTS = STAGING_OUTPUT_PREFIXES.map((p) => `${p}*`);
  * Exactly what the export needs: read and delete staged uploads; write
  * receipts; read and create (never overwrite or delete) published metadata.
  */
-function exportStatements(storage: Storage, logGroup: logs.ILogGroup, config: ResolvedConfig): iam.PolicyStatement[] {
+function exportStatements(storage: Storage, writeLogs: iam.PolicyStatement, config: ResolvedConfig): iam.PolicyStatement[] {
   const { stagingBucket, backupBucket, metadataPrefix } = storage;
   const metadataObjects = backupBucket.arnForObjects(`${metadataPrefix}*`);
   const statements = [
@@ -154,11 +140,7 @@ function exportStatements(storage: Storage, logGroup: logs.ILogGroup, config: Re
       actions: ['s3:GetObject'],
       resources: [backupBucket.arnForObjects(`${config.blobPrefix}*`)],
     })] : []),
-    new iam.PolicyStatement({
-      sid: 'WriteLogs',
-      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-      resources: [logGroup.logGroupArn],
-    }),
+    writeLogs,
   ];
   if ('parameter' in config.recipients) {
     statements.push(

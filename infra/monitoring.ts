@@ -45,10 +45,12 @@ type Metrics = ReturnType<typeof pipelineMetrics>;
 function pipelineMetrics({ queue, dlq, function: fn }: ExportPipeline, fleetWatch: FleetWatch) {
   const period = Duration.minutes(ALARMS.periodMinutes);
   const fleetPeriod = Duration.minutes(ALARMS.fleetWatchMinutes);
-  const ours = (metricName: string, statistic: string, label = metricName, dimensions: Record<string, string> = {}, service = METRICS.service) =>
-    new cw.Metric({ namespace: METRICS.namespace, metricName, dimensionsMap: { service, ...dimensions }, statistic, period: service === METRICS.service ? period : fleetPeriod, label });
+  /** One of our EMF metrics: the export function's unless `of` names another service and its period. */
+  const ours = (metricName: string, statistic: string, label = metricName, of: { dimensions?: Record<string, string>; service?: string; period?: Duration } = {}) =>
+    new cw.Metric({ namespace: METRICS.namespace, metricName, dimensionsMap: { service: of.service ?? METRICS.service, ...of.dimensions }, statistic, period: of.period ?? period, label });
+  const fleet = { service: METRICS.fleetService, period: fleetPeriod };
   // The handler emits ExportRejected only with a code dimension, so the total is their sum.
-  const rejectedByCode = ERROR_CODES.map((code) => ours('ExportRejected', 'Sum', code, { code }));
+  const rejectedByCode = ERROR_CODES.map((code) => ours('ExportRejected', 'Sum', code, { dimensions: { code } }));
   return {
     period,
     queue,
@@ -67,8 +69,8 @@ function pipelineMetrics({ queue, dlq, function: fn }: ExportPipeline, fleetWatc
     ours,
     missingBlobs: ours('MissingBlobs', 'Sum', 'Blobs missing or of another size'),
     blobCheckFailed: ours('BlobCheckFailed', 'Sum', 'Blob checks that could not run'),
-    silentHosts: ours('SilentHosts', 'Maximum', 'Silent hosts', {}, METRICS.fleetService),
-    hostsSeen: ours('HostsSeen', 'Maximum', 'Hosts with receipts', {}, METRICS.fleetService),
+    silentHosts: ours('SilentHosts', 'Maximum', 'Silent hosts', fleet),
+    hostsSeen: ours('HostsSeen', 'Maximum', 'Hosts with receipts', fleet),
     fleetWatchErrors: fleetWatch.function.metricErrors({ period: fleetPeriod, statistic: 'Sum' }),
   };
 }

@@ -136,7 +136,8 @@ async function assemble(server: LocalAwsServer, options: LocalStackOptions): Pro
     handler,
     batchSize: QUEUE.batchSize,
     functionTimeoutMs: (options.functionTimeoutSeconds ?? DEFAULT_FUNCTION.timeoutSeconds) * 1000,
-    functionMemoryMb: options.functionMemoryMb ?? DEFAULT_FUNCTION.memoryMb,
+    // The memory the handler is configured with (exportConfigOf), as the context reports it.
+    functionMemoryMb: exportConfig.functionMemoryMb,
     onInvoke: (report) => outcomes.invoked(report),
     onError: errors,
   });
