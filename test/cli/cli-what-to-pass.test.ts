@@ -2,17 +2,14 @@
 // its folder, a file in it, or the --out directory and the snapshot id
 // (folder named by the id or by its hash).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { hashedSnapshotKey } from '../../lib/core/keys.ts';
 import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../../lib/sample/sample-index.ts';
 import { exportTo, makeKeys, tempDir } from '../support/export-helpers.ts';
+import { runSnapmeta } from '../support/snapmeta-cli.ts';
 
-const BIN = new URL('../../bin/snapmeta.js', import.meta.url).pathname;
-const run = promisify(execFile);
 const SAMPLE: SampleIndexOptions = { layout: 'v2', hostname: 'web1.example.com', snapshots: 2, filesPerSnapshot: 10, snapshotName: 'home' };
 
 describe('the CLI says what to pass instead', () => {
@@ -20,10 +17,8 @@ describe('the CLI says what to pass instead', () => {
   let ids: string[];
   let recipient: string;
   let restored = 0;
-  const cli = (...args: string[]) => run(process.execPath, [BIN, ...args], { cwd: dir.path }).then(
-    ({ stdout }) => ({ code: 0, out: stdout }),
-    (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, out: err.stdout + err.stderr }),
-  );
+  // stdout alone when it succeeds, stdout and stderr when it fails.
+  const cli = (...args: string[]) => runSnapmeta(args, { cwd: dir.path }).then(({ code, stdout, out }) => ({ code, out: code === 0 ? stdout : out }));
   const restore = (...target: string[]) => cli('restore', ...target, '--identity', 'key.txt', '--to', `restored-${++restored}.db`);
 
   before(async () => {

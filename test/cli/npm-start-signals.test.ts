@@ -4,8 +4,8 @@
 // no warning on the way.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, readFileSync, symlinkSync } from 'node:fs';
-import { alive, portFree } from '../support/processes.ts';
+import { copyFileSync, symlinkSync } from 'node:fs';
+import { alive, childrenOf, portFree } from '../support/processes.ts';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { tempDir } from '../support/export-helpers.ts';
@@ -40,7 +40,8 @@ describe('npm start stops on a signal to npm', () => {
       try {
         await waitFor(() => /S3 \+ SQS on http:\/\/127\.0\.0\.1:\d+/.test(stdout), 30_000, `the banner\n${stdout}\n${stderr}`);
         const port = Number(stdout.match(/127\.0\.0\.1:(\d+)/)![1]);
-        stack = childPid(npm.pid!);
+        // The process npm runs the script in (with `exec`, the stack itself).
+        stack = childrenOf(npm.pid!)[0];
         assert.ok(stack, 'npm runs the stack');
         npm.kill(signal);
         const code = await Promise.race([exited, new Promise((_, fail) => setTimeout(() => fail(new Error(`npm still running 15 s after ${signal}\n${stdout}`)), 15_000))]);
@@ -56,13 +57,3 @@ describe('npm start stops on a signal to npm', () => {
     });
   }
 });
-
-/** The process npm runs the script in (with `exec`, the stack itself). */
-function childPid(pid: number): number | undefined {
-  try {
-    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-    return children ? Number(children.split(' ')[0]) : undefined;
-  } catch {
-    return undefined;
-  }
-}

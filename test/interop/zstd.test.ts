@@ -8,6 +8,7 @@ import {
 } from '../../lib/codecs/zstd.ts';
 import { sqliteBytes } from '../../lib/core/index-bytes.ts';
 import { tempDir, writeTemp } from '../support/export-helpers.ts';
+import { skippableFrame } from '../support/hostile/zstd-bombs.ts';
 
 const BIG = { maxBuffer: 1 << 28 };
 // Index-like text: hex hashes, as in a real dump.
@@ -97,8 +98,7 @@ test('what agents write decodes exactly at the limit and is refused one byte und
     const half = data.byteLength / 2;
     const twoFrames = Buffer.concat([zstdTool(['-19'], data.subarray(0, half), 'pipe', dir.path), zstdTool(['-3', '--check'], data.subarray(half), 'file', dir.path)]);
     await decodesAtAndUnderTheLimit('two frames', twoFrames, data);
-    const skippable = (n: number) => Buffer.concat([Buffer.from([0x50 + n, 0x2a, 0x4d, 0x18, 3, 0, 0, 0]), Buffer.from('abc')]);
-    await decodesAtAndUnderTheLimit('skippable frames around and between', Buffer.concat([skippable(0), twoFrames, skippable(15)]), data);
+    await decodesAtAndUnderTheLimit('skippable frames around and between', Buffer.concat([skippableFrame(3, 0), twoFrames, skippableFrame(3, 15)]), data);
     // snapmeta upload --compress: one frame per 8 MiB piece; smaller pieces here make several.
     const pieces: Uint8Array[] = [];
     for (let i = 0; i < data.byteLength; i += 128 << 10) pieces.push(await compressFrame(data.subarray(i, i + (128 << 10)), 19));

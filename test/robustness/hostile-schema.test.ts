@@ -36,14 +36,11 @@ after(() => dir.remove());
 const idOf = (c: SchemaCase) => fixtures[c.layout].ids[c.snapshot];
 const build = (c: SchemaCase) => hostileIndex(dir.path, fixtures[c.layout].bytes, c.sql);
 
-/** A case's export, restored both ways and compared with the sqlite3 CLI's pruning (its referenceSql first). */
-async function exportCase(c: SchemaCase): Promise<ExactExport & { changes: string[] }> {
+/** A case's export (of `index`, when already built), restored both ways and compared with the sqlite3 CLI's pruning (its referenceSql first). */
+async function exportCase(c: SchemaCase, index = build(c)): Promise<ExactExport & { changes: string[] }> {
   assert.equal(c.expect, 'exported');
-  const index = build(c);
   const exact = await exportExactly(dir.path, keys, index.path, c.layout, idOf(c), c.referenceSql);
-  const job = await openExport(index.bytes, { snapshotId: idOf(c) });
-  job.close();
-  return { ...exact, changes: job.schemaChanges };
+  return { ...exact, changes: exact.result.schemaChanges };
 }
 
 let refusedRuns = 0;
@@ -77,8 +74,9 @@ const sorted = (list: string[]) => [...list].sort();
 describe('schema text is written by the export, never copied (points 2 and 7)', () => {
   it('an `uploads` CREATE TABLE ending in `-- agent note` restores with sqlite3 -safe and snapmeta restore, exactly', async () => {
     const c = SCHEMA_CASES.agentNote;
-    assert.match(sqliteValue(build(c).path, "SELECT sql FROM sqlite_schema WHERE name = 'uploads'")!, /-- agent note$/);
-    const exact = await exportCase(c);
+    const index = build(c);
+    assert.match(sqliteValue(index.path, "SELECT sql FROM sqlite_schema WHERE name = 'uploads'")!, /-- agent note$/);
+    const exact = await exportCase(c, index);
     assert.deepEqual(exact.diffs, []);
     assert.ok(exact.result.rows.uploads > 0);
     assert.doesNotMatch(dumpText(exact), /agent note/);
@@ -228,7 +226,7 @@ describe('SQLite classifies the tables, not a reading of their text (point 5)', 
     } finally {
       db.close();
     }
-    const exact = await exportCase(c);
+    const exact = await exportCase(c, index);
     assert.deepEqual(exact.diffs, []);
     for (const name of ['snapshot_search', 'snapshot_search_content', 'snapshot_search_segdir']) assert.ok(exact.result.skippedTables.includes(name), name);
   });

@@ -12,10 +12,9 @@ import { compressFrame } from '../../lib/codecs/zstd.ts';
 import { ExportWorkers } from '../../lib/pipeline/worker-export.ts';
 import { largestIndexFor, sqliteHeapLimit } from '../../lib/service/memory.ts';
 import { workerSettings } from '../../lib/service/process-upload.ts';
-import type { Receipt } from '../../lib/service/receipts.ts';
 import { QUEUE } from '../../lib/service/settings.ts';
 import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../../lib/sample/sample-index.ts';
-import { startHarness, waitFor, type Harness } from '../support/aws/harness.ts';
+import { startHarness } from '../support/aws/harness.ts';
 import { tempDir } from '../support/export-helpers.ts';
 import { sqlite } from '../support/sqlite-cli.ts';
 
@@ -49,12 +48,6 @@ async function slowToOpen(): Promise<{ zst: Buffer; indexBytes: number; id: stri
   return { zst: readFileSync(`${path}.zst`), indexBytes: readFileSync(path).byteLength, id: ids[1] };
 }
 
-async function receiptFor(h: Harness, key: string, timeoutMs = 30_000): Promise<Receipt> {
-  let receipt: Receipt | undefined;
-  await waitFor(async () => Boolean((receipt = await h.receipt(key))), timeoutMs, `receipt ${key}`);
-  return receipt!;
-}
-
 describe('the deadline', () => {
   it(`a prune that cannot finish in time: retried once, then an EXPORT_TIMEOUT receipt on receive ${QUEUE.timeoutReceiptFromReceive}; the upload kept, the worker replaced`, { timeout: 120_000 }, async (t) => {
     const workers = new ExportWorkers();
@@ -65,7 +58,7 @@ describe('the deadline', () => {
       const key = `incoming/web1/${slow.id}.db.zst`;
       const t0 = performance.now();
       await h.upload(key, slow.zst);
-      const receipt = await receiptFor(h, `rejected/web1/${slow.id}.json`);
+      const receipt = await h.waitForReceipt(`rejected/web1/${slow.id}.json`, 30_000);
       const toReceiptMs = performance.now() - t0;
       await h.settled();
 
@@ -96,7 +89,7 @@ describe('the export worker', () => {
       const { bytes, ids } = await fixture({ snapshots: 3 });
       for (const id of ids) {
         await h.upload(`incoming/web1/${id}.db`, bytes);
-        assert.equal((await receiptFor(h, `processed/web1/${id}.json`)).status, 'published');
+        assert.equal((await h.waitForReceipt(`processed/web1/${id}.json`, 30_000)).status, 'published');
       }
       assert.equal(workers.started, 1);
     } finally {
@@ -118,7 +111,7 @@ describe("the function's memory", () => {
       const plain = `incoming/web1/${ids[0]}.db`;
       let t0 = performance.now();
       await h.upload(plain, bytes);
-      const byHead = await receiptFor(h, `rejected/web1/${ids[0]}.json`);
+      const byHead = await h.waitForReceipt(`rejected/web1/${ids[0]}.json`, 30_000);
       const byHeadMs = performance.now() - t0;
       assert.equal(byHead.error!.code, 'INDEX_TOO_LARGE');
       assert.match(byHead.error!.message, new RegExp(`a function of 266 MB holds indexes up to ${limit} bytes .*give it \\d+ MB or more`));
@@ -128,7 +121,7 @@ describe("the function's memory", () => {
       assert.ok(zst.byteLength < limit);
       t0 = performance.now();
       await h.upload(`incoming/web1/${ids[1]}.db.zst`, zst);
-      const inflating = await receiptFor(h, `rejected/web1/${ids[1]}.json`);
+      const inflating = await h.waitForReceipt(`rejected/web1/${ids[1]}.json`, 30_000);
       t.diagnostic(`${(bytes.byteLength / MiB).toFixed(1)} MiB index, ${memoryMb} MB function (holds ${(limit / MiB).toFixed(1)} MiB): receipt ${Math.round(byHeadMs)} ms after the upload; its ${(zst.byteLength / MiB).toFixed(1)} MiB .db.zst: ${Math.round(performance.now() - t0)} ms (both from the upload's PUT)`);
       assert.equal(inflating.error!.code, 'INDEX_TOO_LARGE');
       assert.match(inflating.error!.message, new RegExp(`more than the limit of ${limit} bytes`));
@@ -152,7 +145,7 @@ describe("the function's memory", () => {
       const key = `incoming/web1/${ids[1]}.db`;
       const t0 = performance.now();
       await h.upload(key, bytes);
-      const receipt = await receiptFor(h, `rejected/web1/${ids[1]}.json`);
+      const receipt = await h.waitForReceipt(`rejected/web1/${ids[1]}.json`, 30_000);
       t.diagnostic(`${(bytes.byteLength / MiB).toFixed(1)} MiB index, 4 MiB of SQLite heap: receipt ${Math.round(performance.now() - t0)} ms after the upload`);
       assert.equal(receipt.error!.code, 'INDEX_TOO_LARGE');
       assert.match(receipt.error!.message, /needs more memory than this export has: out of memory/);

@@ -24,7 +24,7 @@ import { ident } from '../../lib/core/sql-text.ts';
 import { openExport } from '../../lib/pipeline/open-export.ts';
 import { publishExport } from '../../lib/pipeline/publish.ts';
 import { restoreExport } from '../../lib/pipeline/restore.ts';
-import { compareDatabases } from '../support/compare.ts';
+import { compareDatabases, rowText } from '../support/compare.ts';
 import { makeKeys, tempDir, type Keys } from '../support/export-helpers.ts';
 import { buildFixture, type FixtureIds } from '../support/fixtures.ts';
 import { MemoryStore } from '../../lib/stores/memory-store.ts';
@@ -86,7 +86,7 @@ function expected(structures: Map<string, TableStructure>, built: BuiltVariant):
 function rowDiffs(ours: Database, ref: Database, tables: Map<string, TableStructure>): string[] {
   const diffs: string[] = [];
   for (const [name, s] of tables) {
-    const cols = s.columns.filter((c) => c.hidden === 0).map((c) => `typeof(${ident(c.name)}) || ':' || quote(${ident(c.name)})`).join(` || ',' || `);
+    const cols = rowText(s.columns.filter((c) => c.hidden === 0).map((c) => c.name));
     const read = (db: Database) => db.exec(`SELECT ${cols} FROM ${ident(name)}`).flatMap((r) => r.values.map((v) => String(v[0]))).sort();
     const [a, b] = [read(ref), read(ours)];
     if (a.join('\n') !== b.join('\n')) diffs.push(`table ${name}: reference ${a.length} rows, export ${b.length}; first difference: ${a.find((x, i) => x !== b[i]) ?? b[a.length]}`);

@@ -2,25 +2,18 @@
 // export function are fed one wherever they take a recipient, a path or a
 // setting, and their output, logs, receipts and metrics are searched for it.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { loadExportConfig } from '../../lib/service/config.ts';
 import { redactSecrets } from '../../lib/core/secrets.ts';
 import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../../lib/sample/sample-index.ts';
 import { exportTo, makeKeys, tempDir } from '../support/export-helpers.ts';
 import { startHarness, waitFor } from '../support/aws/harness.ts';
+import { runSnapmeta, type SnapmetaRun } from '../support/snapmeta-cli.ts';
 
-const BIN = new URL('../../bin/snapmeta.js', import.meta.url).pathname;
-const run = promisify(execFile);
 const SAMPLE: SampleIndexOptions = { layout: 'v2', hostname: 'web1.example.com', snapshots: 1, filesPerSnapshot: 10 };
-
-interface Outcome {
-  code: number;
-  output: string;
-}
 
 /** Asserts that `text` holds no part of `secret`, in any case; the key's body is what matters. */
 function assertNoSecret(text: string, secret: string, what: string): void {
@@ -36,6 +29,7 @@ describe('no secret reaches output', () => {
   let secret: string;
   let recipient: string;
   let id: string;
+  let bytes: Uint8Array;
 
   before(async () => {
     dir = tempDir('snapmeta-secrets-');
@@ -43,7 +37,7 @@ describe('no secret reaches output', () => {
     execFileSync('age-keygen', ['-o', join(dir.path, 'key.txt')], { stdio: 'ignore' });
     secret = readFileSync(join(dir.path, 'key.txt'), 'utf8').match(/^AGE-SECRET-KEY-1\w+$/m)![0];
     recipient = execFileSync('age-keygen', ['-y', join(dir.path, 'key.txt')], { encoding: 'utf8' }).trim();
-    const bytes = await sampleIndex(SAMPLE);
+    bytes = await sampleIndex(SAMPLE);
     id = sampleSnapshotIds(SAMPLE)[0];
     writeFileSync(join(dir.path, 'index.db'), bytes);
     // An export to someone else's key, for the wrong-identity path.
@@ -55,30 +49,25 @@ describe('no secret reaches output', () => {
 
   after(() => dir?.remove());
 
-  async function cli(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
-    return run(process.execPath, [BIN, ...args], { cwd: dir.path, env: { ...process.env, ...env }, timeout: 30_000 }).then(
-      ({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }),
-      (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, output: err.stdout + err.stderr }),
-    );
-  }
+  const cli = (args: string[], env: Record<string, string> = {}) => runSnapmeta(args, { cwd: dir.path, env, timeout: 30_000 });
 
   /** Runs each case (a few at a time: they are processes), and checks every output. */
   async function expectRefused(cases: Array<{ args: string[]; env?: Record<string, string>; says?: RegExp }>): Promise<void> {
-    const outcomes: Outcome[] = [];
+    const outcomes: SnapmetaRun[] = [];
     for (let i = 0; i < cases.length; i += 4) outcomes.push(...await Promise.all(cases.slice(i, i + 4).map((c) => cli(c.args, c.env))));
     cases.forEach((c, i) => {
       const what = `snapmeta ${c.args.join(' ')} ${JSON.stringify(c.env ?? {})}`.replaceAll(secret, '<secret>');
-      assert.notEqual(outcomes[i].code, 0, `${what} should fail:\n${outcomes[i].output}`);
-      assertNoSecret(outcomes[i].output, secret, what);
-      assert.match(outcomes[i].output, /^snapmeta \w+: [A-Z_]+: /m, what);
-      if (c.says) assert.match(outcomes[i].output, c.says, what);
+      assert.notEqual(outcomes[i].code, 0, `${what} should fail:\n${outcomes[i].out}`);
+      assertNoSecret(outcomes[i].out, secret, what);
+      assert.match(outcomes[i].out, /^snapmeta \w+: [A-Z_]+: /m, what);
+      if (c.says) assert.match(outcomes[i].out, c.says, what);
     });
   }
 
   it('export: the identity file as --recipients-file names the mistake and the command that fixes it', async () => {
-    const { code, output } = await cli(['export', 'index.db', '--snapshot', id, '--recipients-file', 'key.txt', '--out', 'backup']);
+    const { code, out } = await cli(['export', 'index.db', '--snapshot', id, '--recipients-file', 'key.txt', '--out', 'backup']);
     assert.equal(code, 1);
-    assert.equal(output, 'snapmeta export: BAD_ARGUMENT: key.txt is an age identity file (it holds a private key), not a recipients file; '
+    assert.equal(out, 'snapmeta export: BAD_ARGUMENT: key.txt is an age identity file (it holds a private key), not a recipients file; '
       + 'give its public key instead: --recipient $(age-keygen -y key.txt)\n');
   });
 
@@ -143,7 +132,6 @@ describe('no secret reaches output', () => {
   it('the export function: an identity in a staged key reaches no log, receipt or metric', async () => {
     const h = await startHarness();
     try {
-      const bytes = await sampleIndex(SAMPLE);
       await h.upload(`incoming/${secret}/${id}.db`, bytes);
       await h.upload(`incoming/web1.example.com/${secret}.db`, bytes);
       await waitFor(async () => (await h.list(h.stack.names.stagingBucket, 'rejected/')).length >= 2, 30_000, 'two receipts');

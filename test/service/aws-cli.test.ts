@@ -10,8 +10,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { hashedSnapshotKey } from '../../lib/core/keys.ts';
 import { sampleIndex } from '../../lib/sample/sample-index.ts';
-import type { Receipt } from '../../lib/service/receipts.ts';
-import { startHarness, waitFor } from '../support/aws/harness.ts';
+import { startHarness } from '../support/aws/harness.ts';
 import { compareDatabases } from '../support/compare.ts';
 import { debianManifest, debianRestore, withSnapshotIds, writeTemp } from '../support/export-helpers.ts';
 import { nativePrune } from '../support/native-prune.ts';
@@ -33,11 +32,10 @@ test('a named id uploaded with the aws CLI is exported as a SQLite image under i
     });
     await aws('s3', 'cp', index, `s3://${h.stack.names.stagingBucket}/incoming/web-01/${ID}.db`);
 
-    let receipt: Receipt | undefined;
-    await waitFor(async () => Boolean(receipt = await h.receipt(`processed/web-01/${ID}.json`)), 30_000, 'the receipt');
+    const receipt = await h.waitForReceipt(`processed/web-01/${ID}.json`, 30_000);
     const key = hashedSnapshotKey(ID);
-    assert.equal(receipt!.snapshot_id, ID, 'the receipt keeps the human id');
-    assert.deepEqual([receipt!.outputs?.key_scheme, receipt!.outputs?.metadata_key, receipt!.outputs?.db.format], ['hashed', key, 'sqlite']);
+    assert.equal(receipt.snapshot_id, ID, 'the receipt keeps the human id');
+    assert.deepEqual([receipt.outputs?.key_scheme, receipt.outputs?.metadata_key, receipt.outputs?.db.format], ['hashed', key, 'sqlite']);
 
     const folder = join(h.dir, 'fetched');
     await aws('s3', 'cp', '--recursive', `s3://${h.stack.names.backupBucket}/metadata/${key}/`, folder);

@@ -3,23 +3,14 @@
 // as a metric, and the export is published all the same.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { blobKey } from '../../lib/core/keys.ts';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { openExport } from '../../lib/pipeline/open-export.ts';
 import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../../lib/sample/sample-index.ts';
 import { createS3Client, localConnection } from '../../lib/service/aws-clients.ts';
 import { checkBlobs, type BlobCheck } from '../../lib/service/blob-check.ts';
-import type { Receipt } from '../../lib/service/receipts.ts';
 import { startLocalAwsServer } from '../../local/fauxqs-server.ts';
+import { putBlobs } from '../support/aws/blobs.ts';
 import { startHarness, waitFor } from '../support/aws/harness.ts';
-
-async function putBlobs(s3: S3Client, bucket: string, prefix: string, sizes: Record<string, number>) {
-  const hashes = Object.keys(sizes);
-  for (let at = 0; at < hashes.length; at += 64) {
-    await Promise.all(hashes.slice(at, at + 64).map((hash) =>
-      s3.send(new PutObjectCommand({ Bucket: bucket, Key: blobKey(prefix, hash).key, Body: new Uint8Array(sizes[hash]) }))));
-  }
-}
 
 const fakeHash = (n: number) => Buffer.from(String(n)).toString('hex').padEnd(64, '0').slice(0, 64).replace(/^../, (n % 256).toString(16).padStart(2, '0'));
 
@@ -39,10 +30,9 @@ describe('blob existence check', () => {
         [resized]: sizes[resized] + 1,
       });
       await h.upload(`incoming/web1/${id}.db`, bytes);
-      let receipt: Receipt | undefined;
-      await waitFor(async () => Boolean(receipt = await h.receipt(`processed/web1/${id}.json`)), 20_000, 'the receipt');
-      assert.equal(receipt!.status, 'published');
-      const check = receipt!.blobs_check as BlobCheck;
+      const receipt = await h.waitForReceipt(`processed/web1/${id}.json`, 20_000);
+      assert.equal(receipt.status, 'published');
+      const check = receipt.blobs_check as BlobCheck;
       assert.equal(check.checked, Object.keys(sizes).length);
       assert.deepEqual([check.missing, check.missingSample], [1, [gone]]);
       assert.deepEqual([check.sizeMismatches, check.mismatchSample], [1, [{ blob: resized, expected: sizes[resized], found: sizes[resized] + 1 }]]);

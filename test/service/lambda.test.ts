@@ -38,12 +38,6 @@ async function fixture(hostname: string, extra: Partial<SampleIndexOptions> = {}
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-async function receiptFor(h: Harness, key: string, timeoutMs = 15_000): Promise<Receipt> {
-  let receipt: Receipt | undefined;
-  await waitFor(async () => Boolean((receipt = await h.receipt(key))), timeoutMs, `receipt ${key}`);
-  return receipt!;
-}
-
 /** The export opened the way an operator would: age -d | zstd -d | sqlite3. */
 async function restoreWithDebianTools(h: Harness, receipt: Receipt): Promise<string> {
   const exportDir = join(h.dir, 'export', receipt.snapshot_id!);
@@ -65,7 +59,7 @@ describe('export Lambda on the local stack', () => {
       const key = `incoming/${host}/${id}.db`;
       await h.upload(key, bytes);
 
-      const receipt = await receiptFor(h, `processed/${host}/${id}.json`);
+      const receipt = await h.waitForReceipt(`processed/${host}/${id}.json`, 15_000);
       await h.settled();
       assert.equal(receipt.status, 'published');
       assert.equal(receipt.host, host);
@@ -138,7 +132,7 @@ describe('export Lambda on the local stack', () => {
       const other = await fixture('db1.example.com', { seed: 2 });
       assert.equal(other.ids[0], id);
       await h.upload(`incoming/db1/${id}.db`, other.bytes);
-      const rejected = await receiptFor(h, `rejected/db1/${id}.json`);
+      const rejected = await h.waitForReceipt(`rejected/db1/${id}.json`, 15_000);
       assert.equal(rejected.status, 'rejected');
       assert.equal(rejected.error!.code, 'ALREADY_PUBLISHED');
       await h.settled();
@@ -157,8 +151,8 @@ describe('export Lambda on the local stack', () => {
       const truncated = `incoming/web1/${ids[1]}.db`;
       await h.upload(garbage, new TextEncoder().encode('this is not a database\n'.repeat(100)));
       await h.upload(truncated, bytes.subarray(0, 8192));
-      const r1 = await receiptFor(h, `rejected/web1/${ids[0]}.json`);
-      const r2 = await receiptFor(h, `rejected/web1/${ids[1]}.json`);
+      const r1 = await h.waitForReceipt(`rejected/web1/${ids[0]}.json`, 15_000);
+      const r2 = await h.waitForReceipt(`rejected/web1/${ids[1]}.json`, 15_000);
       await h.settled();
       assert.equal(r1.error!.code, 'NOT_SQLITE');
       assert.equal(r2.error!.code, 'CORRUPT');
@@ -182,15 +176,15 @@ describe('export Lambda on the local stack', () => {
     try {
       const { bytes, ids } = await fixture('db1.example.com');
       await h.upload(`incoming/web2/${ids[1]}.db`, bytes);
-      const rejected = await receiptFor(h, `rejected/web2/${ids[1]}.json`);
+      const rejected = await h.waitForReceipt(`rejected/web2/${ids[1]}.json`, 15_000);
       assert.equal(rejected.error!.code, 'HOST_MISMATCH');
       assert.match(rejected.error!.message, /db1\.example\.com.*web2/);
 
       await h.upload(`incoming/db1/${ids[1]}.db`, bytes);
-      assert.equal((await receiptFor(h, `processed/db1/${ids[1]}.json`)).status, 'published');
+      assert.equal((await h.waitForReceipt(`processed/db1/${ids[1]}.json`, 15_000)).status, 'published');
       // Nor may a key name a snapshot the database does not hold.
       await h.upload(`incoming/db1/db1.example.com_1999-01-01T00:00:00Z.db`, bytes);
-      assert.equal((await receiptFor(h, 'rejected/db1/db1.example.com_1999-01-01T00:00:00Z.json')).error!.code, 'SNAPSHOT_NOT_FOUND');
+      assert.equal((await h.waitForReceipt('rejected/db1/db1.example.com_1999-01-01T00:00:00Z.json', 15_000)).error!.code, 'SNAPSHOT_NOT_FOUND');
       await h.settled();
       assert.deepEqual(await h.list(BACKUP), [`metadata/${ids[1]}/db.zst.age`, `metadata/${ids[1]}/manifest.json.zst`]);
     } finally {
@@ -205,7 +199,7 @@ describe('export Lambda on the local stack', () => {
       assert.ok(bytes.byteLength > 16 * 1024);
       const key = `incoming/web1/${ids[0]}.db`;
       await h.upload(key, bytes);
-      const receipt = await receiptFor(h, `rejected/web1/${ids[0]}.json`);
+      const receipt = await h.waitForReceipt(`rejected/web1/${ids[0]}.json`, 15_000);
       assert.equal(receipt.error!.code, 'INDEX_TOO_LARGE');
       assert.equal(receipt.source.size, bytes.byteLength);
       assert.ok(h.faults.sent.some((c) => c.command === 'HeadObjectCommand' && c.key === key));
@@ -223,7 +217,7 @@ describe('export Lambda on the local stack', () => {
       await h.upload(bad, bytes);
       await h.upload('incoming/web1/notes.txt', bytes);
       await h.upload('elsewhere/web1/x.db', bytes);
-      const receipt = await receiptFor(h, receiptKey('rejected', { key: bad }));
+      const receipt = await h.waitForReceipt(receiptKey('rejected', { key: bad }), 15_000);
       assert.equal(receipt.error!.code, 'BAD_KEY');
       assert.equal(receipt.source.key, bad);
       assert.equal(receipt.host, undefined);
@@ -258,8 +252,8 @@ describe('export Lambda on the local stack', () => {
 
       await h.upload(`incoming/web1/${ids[0]}.db`, bytes);
       await h.upload(`incoming/web1/${ids[1]}.db`, bytes);
-      const r1 = await receiptFor(h, `processed/web1/${ids[0]}.json`);
-      const r2 = await receiptFor(h, `processed/web1/${ids[1]}.json`);
+      const r1 = await h.waitForReceipt(`processed/web1/${ids[0]}.json`, 15_000);
+      const r2 = await h.waitForReceipt(`processed/web1/${ids[1]}.json`, 15_000);
       await h.settled();
       watching = false;
       await watcher;

@@ -4,42 +4,23 @@
 // the silent ones; dlq list/replay bring back a message that failed five times
 // once its cause is fixed; redrive re-exports a rejected upload after a fix.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { blobKey } from '../../lib/core/keys.ts';
 import { openExport } from '../../lib/pipeline/open-export.ts';
 import { sampleIndex, sampleSnapshotIds, type SampleIndexOptions } from '../../lib/sample/sample-index.ts';
 import { fleetStatus, silentHosts } from '../../lib/service/fleet.ts';
-import type { Receipt } from '../../lib/service/receipts.ts';
 import { QUEUE } from '../../lib/service/settings.ts';
+import { putBlobs } from '../support/aws/blobs.ts';
 import { startHarness, waitFor, type Harness } from '../support/aws/harness.ts';
 import { isCommand } from '../support/aws/faults.ts';
 import { withSnapshotIds } from '../support/export-helpers.ts';
+import { runSnapmeta } from '../support/snapmeta-cli.ts';
 import { createFleetWatchHandler } from '../../functions/fleet-watch-handler.ts';
 import { StreamLogger } from '../../local/stream-logger.ts';
 
-const BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'snapmeta.js');
-const execFileAsync = promisify(execFile);
 
 /** `snapmeta …` as a user runs it; resolves its exit status and output (asynchronous: the server runs here). */
-async function snapmeta(...args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-    return { code: 0, out: stdout + stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, out: e.stdout + e.stderr };
-  }
-}
-
-async function receipt(h: Harness, key: string, timeoutMs = 30_000): Promise<Receipt> {
-  let found: Receipt | undefined;
-  await waitFor(async () => Boolean(found = await h.receipt(key)), timeoutMs, key);
-  return found!;
-}
+const snapmeta = (...args: string[]) => runSnapmeta(args);
 
 describe('operator commands against the local stack', () => {
   let h: Harness;
@@ -53,7 +34,7 @@ describe('operator commands against the local stack', () => {
     endpoint = h.stack.endpoint;
     [bytes, id] = [await sampleIndex(opts), sampleSnapshotIds(opts)[1]];
     await h.upload(`incoming/web1/${id}.db`, bytes);
-    assert.equal((await receipt(h, `processed/web1/${id}.json`)).status, 'published');
+    assert.equal((await h.waitForReceipt(`processed/web1/${id}.json`, 30_000)).status, 'published');
   });
   after(() => h.close());
 
@@ -66,9 +47,7 @@ describe('operator commands against the local stack', () => {
     const job = await openExport(bytes, { snapshotId: id });
     const sizes = job.blobSizes!;
     job.close();
-    for (const [hash, size] of Object.entries(sizes)) {
-      await h.stack.s3.send(new PutObjectCommand({ Bucket: h.stack.names.backupBucket, Key: blobKey('blobs/', hash).key, Body: new Uint8Array(size) }));
-    }
+    await putBlobs(h.stack.s3, h.stack.names.backupBucket, 'blobs/', sizes);
     r = await snapmeta('verify', `s3://${h.stack.names.backupBucket}`, id, '--endpoint', endpoint, '--identity', h.keys.identityFile);
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /^verified: snapshot /m);
@@ -87,7 +66,7 @@ describe('operator commands against the local stack', () => {
     // db1 uploads something that is refused: a host that has never published.
     const foreign = await withSnapshotIds(await sampleIndex({ ...opts, hostname: 'db1.example.com' }), (_, i) => `db1_nightly_2026-11-2${i}T03:00:00Z`);
     await h.upload('incoming/db1/db1_nightly_2026-11-21T03:00:00Z.db', foreign.slice(0, 4096));
-    await receipt(h, 'rejected/db1/db1_nightly_2026-11-21T03:00:00Z.json');
+    await h.waitForReceipt('rejected/db1/db1_nightly_2026-11-21T03:00:00Z.json', 30_000);
 
     const ls = await snapmeta('ls', '--endpoint', endpoint);
     assert.equal(ls.code, 0, ls.out);
@@ -136,7 +115,7 @@ describe('operator commands against the local stack', () => {
     const replayed = await snapmeta('dlq', 'replay', '--endpoint', endpoint);
     assert.equal(replayed.code, 0, replayed.out);
     assert.match(replayed.out, /^moved 1 of 1 messages back to the export queue/m);
-    assert.equal((await receipt(h, `processed/web2/${second}.json`)).status, 'published');
+    assert.equal((await h.waitForReceipt(`processed/web2/${second}.json`, 30_000)).status, 'published');
     assert.equal((await h.stack.status()).dlqDepth, 0);
   });
 
@@ -144,7 +123,7 @@ describe('operator commands against the local stack', () => {
     const unnamed = '6f1c1a4e-8d1b-4c55-9f7e-3b9d2f0a7c11';
     const index = await withSnapshotIds(await sampleIndex({ ...opts, hostname: 'solo.example.com' }), (old, i) => (i === 1 ? unnamed : old));
     await h.upload(`incoming/solo/${unnamed}.db`, index);
-    assert.equal((await receipt(h, `rejected/solo/${unnamed}.json`)).error?.code, 'UNNAMED_SNAPSHOT_ID');
+    assert.equal((await h.waitForReceipt(`rejected/solo/${unnamed}.json`, 30_000)).error?.code, 'UNNAMED_SNAPSHOT_ID');
 
     h.stack.exportConfig.allowUnnamedIds = true; // the operator redeploys with allowUnnamedIds
     const dry = await snapmeta('redrive', '--code', 'UNNAMED_SNAPSHOT_ID', '--dry-run', '--endpoint', endpoint);
@@ -152,6 +131,6 @@ describe('operator commands against the local stack', () => {
     const sent = await snapmeta('redrive', '--code', 'UNNAMED_SNAPSHOT_ID', '--endpoint', endpoint);
     assert.equal(sent.code, 0, sent.out);
     assert.match(sent.out, new RegExp(`^sent\\s+s3://${h.stack.names.stagingBucket}/incoming/solo/${unnamed}\\.db  \\(UNNAMED_SNAPSHOT_ID\\)$`, 'm'));
-    assert.equal((await receipt(h, `processed/solo/${unnamed}.json`)).status, 'published');
+    assert.equal((await h.waitForReceipt(`processed/solo/${unnamed}.json`, 30_000)).status, 'published');
   });
 });

@@ -61,14 +61,14 @@ function columnCollations(db: string, columns: ColumnRef[]): Map<string, string>
 }
 
 /** Every table's structure, as the sqlite3 CLI reads it. */
-export function cliStructures(db: string): Map<string, TableStructure> {
+function cliStructures(db: string): Map<string, TableStructure> {
   return readStructures((sql) => sqliteJson(db, sql), (columns) => columnCollations(db, columns));
 }
 
 const normalise = (sql: string | null) => (sql ?? '').replace(/\s+/g, ' ').trim();
 
 /** One text per row: `typeof:quote` of each column, in the given column order. */
-function rowText(cols: string[]): string {
+export function rowText(cols: string[]): string {
   return cols.map((c) => `typeof(${ident(c)}) || ':' || quote(${ident(c)})`).join(` || ',' || `);
 }
 

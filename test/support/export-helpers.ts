@@ -14,6 +14,7 @@ import { sha256Hex } from '../../lib/codecs/hash.ts';
 import type { KeyScheme } from '../../lib/core/keys.ts';
 import type { DbFormat } from '../../lib/core/manifest.ts';
 import { loadSqlJs } from '../../lib/core/sqlite.ts';
+import { ident } from '../../lib/core/sql-text.ts';
 
 export interface Keys {
   identity: string;
@@ -33,15 +34,19 @@ export function tempDir(prefix = 'snapmeta-test-'): { path: string; remove(): vo
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-export async function exportTo(out: string, bytes: Uint8Array, snapshotId: string, keys: Keys, format: DbFormat = 'sql', keyScheme: KeyScheme = 'plain'): Promise<PublishResult> {
+/** The publish result, with the job's schemaChanges (what the export wrote differently from the upload's schema). */
+export type ExportResult = PublishResult & { schemaChanges: string[] };
+
+export async function exportTo(out: string, bytes: Uint8Array, snapshotId: string, keys: Keys, format: DbFormat = 'sql', keyScheme: KeyScheme = 'plain'): Promise<ExportResult> {
   const job = await openExport(bytes, { snapshotId });
   try {
-    return await publishExport(job, new DirStore(out), {
+    const result = await publishExport(job, new DirStore(out), {
       recipients: [keys.recipient],
       format,
       keyScheme,
       source: { sha256: sha256Hex(bytes), size: bytes.byteLength },
     });
+    return { ...result, schemaChanges: job.schemaChanges };
   } finally {
     job.close();
   }
@@ -97,7 +102,7 @@ export async function withSnapshotIds(bytes: Uint8Array, rename: (id: string, in
     ids.forEach((id, index) => {
       const to = rename(id, index);
       db.run('UPDATE snapshots SET id = ? WHERE id = ?', [to, id]);
-      for (const table of tables) db.run(`UPDATE "${table.replace(/"/g, '""')}" SET snapshot_id = ? WHERE snapshot_id = ?`, [to, id]);
+      for (const table of tables) db.run(`UPDATE ${ident(table)} SET snapshot_id = ? WHERE snapshot_id = ?`, [to, id]);
     });
     return db.export();
   } finally {

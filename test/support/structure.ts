@@ -86,7 +86,7 @@ export function readStructures(query: (sql: string) => Record<string, unknown>[]
   return out;
 }
 
-export const renderColumn = (c: ColumnInfo) => `${c.type || '(no type)'}${c.notNull ? ' NOT NULL' : ''}${c.dflt === null ? '' : ` DEFAULT ${c.dflt}`}`
+const renderColumn = (c: ColumnInfo) => `${c.type || '(no type)'}${c.notNull ? ' NOT NULL' : ''}${c.dflt === null ? '' : ` DEFAULT ${c.dflt}`}`
   + `${c.pk ? ` pk=${c.pk}` : ''}${c.hidden ? ` generated (hidden=${c.hidden})` : ` COLLATE ${c.collation}`}`;
 
 function tableDiffs(name: string, a: TableStructure, b: TableStructure): string[] {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compressedStream, decompressedFrames, newClock } from '../../lib/codecs/zstd-stream.ts';
 import { listFrames, ZstdFormatError } from '../../lib/codecs/zstd.ts';
+import { skippableFrame } from '../support/hostile/zstd-bombs.ts';
 
 const MiB = 1 << 20;
 
@@ -46,8 +47,7 @@ describe('compressedStream and decompressedFrames', () => {
 
   it('skips skippable frames', async () => {
     const compressed = Buffer.concat(await collect(compressedStream(chunks(2, 1000), 3, newClock())));
-    const skippable = Buffer.concat([Buffer.from([0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0]), Buffer.from('pad')]);
-    const parts = await collect(decompressedFrames(streamOf(Buffer.concat([skippable, compressed]), 7)));
+    const parts = await collect(decompressedFrames(streamOf(Buffer.concat([skippableFrame(3, 0), compressed]), 7)));
     assert.deepEqual(Buffer.concat(parts), Buffer.concat(chunks(2, 1000)));
   });
 

@@ -26,6 +26,8 @@ export interface Harness {
   exists(bucket: string, key: string): Promise<boolean>;
   get(bucket: string, key: string): Promise<Uint8Array>;
   receipt(key: string): Promise<Receipt | undefined>;
+  /** The receipt at `key` once it is written; throws after `timeoutMs`. */
+  waitForReceipt(key: string, timeoutMs: number): Promise<Receipt>;
   /** Resolves when the queue has nothing visible or in flight and the bridge has nothing pending. */
   settled(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -83,6 +85,11 @@ export async function startHarness(options: Partial<LocalStackOptions> = {}): Pr
       return bytes;
     },
     receipt: (key) => readReceipt(new S3MetadataStore(s3, stack.names.stagingBucket), key),
+    async waitForReceipt(key, timeoutMs) {
+      let receipt: Receipt | undefined;
+      await waitFor(async () => Boolean((receipt = await harness.receipt(key))), timeoutMs, `receipt ${key}`);
+      return receipt!;
+    },
     async settled(timeoutMs = 20_000) {
       await waitFor(async () => {
         const s = await stack.status();

@@ -5,10 +5,9 @@
 // sqlite3 CLI (test/support/native-prune.ts).
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PublishResult } from '../../../lib/pipeline/publish.ts';
 import type { LayoutShortName } from '../../../lib/core/layout.ts';
 import { compareDatabases } from '../compare.ts';
-import { debianRestore, exportTo, snapmetaRestore, type Keys } from '../export-helpers.ts';
+import { debianRestore, exportTo, snapmetaRestore, type ExportResult, type Keys } from '../export-helpers.ts';
 import { nativePrune } from '../native-prune.ts';
 import { sqlite } from '../sqlite-cli.ts';
 
@@ -23,13 +22,11 @@ export function hostileIndex(dir: string, base: Uint8Array, sql: string): { path
 }
 
 export interface ExactExport {
-  result: PublishResult;
+  result: ExportResult;
   /** Where its db.zst.age and manifest.json.zst are. */
   exportDir: string;
   /** The export restored by the Debian tools (sqlite3 -safe). */
   restored: string;
-  /** The same export restored by `snapmeta restore`. */
-  ours: string;
   /**
    * Differences from the sqlite3 CLI's pruning, then any between the two
    * restores (prefixed "snapmeta restore:"); empty when exact.
@@ -59,5 +56,5 @@ export async function exportExactly(dir: string, keys: Keys, path: string, layou
   const expected = join(dir, `reference-${n}.db`);
   nativePrune(source, expected, layout, id);
   const diffs = [...compareDatabases(expected, restored), ...compareDatabases(restored, ours).map((d) => `snapmeta restore: ${d}`)];
-  return { result, exportDir: join(out, 'metadata', id), restored, ours, diffs };
+  return { result, exportDir: join(out, 'metadata', id), restored, diffs };
 }

@@ -275,10 +275,9 @@ interface Plan {
 /** The statements of a variant, and what the export must do with them. */
 function planVariant(v: Variant, fixture: ReturnType<typeof readFixture>, rand: Rand): Plan {
   const plan: Plan = { tables: [], rows: [], indexes: [], referenceSql: [], types: new Map(), expressionDefaults: new Set(), refused: false, virtualName: '' };
-  const objects = new Set(fixture.tables.map((t) => t.name.toLowerCase()));
-  const known = new Set([...objects, ...fixture.tables.flatMap((t) => t.columns.map((c) => c.toLowerCase())),
+  const known = new Set([...fixture.tables.map((t) => t.name.toLowerCase()), ...fixture.tables.flatMap((t) => t.columns.map((c) => c.toLowerCase())),
     ...fixture.indexes.map((sql) => /^CREATE (?:UNIQUE )?INDEX (\w+)/.exec(sql)![1].toLowerCase())]);
-  for (const n of known) objects.add(n);
+  const objects = new Set(known);
   const stored = new Map(fixture.tables.map((t) => [t.name, [...t.columns]]));
   const extras = placeExtras(v, fixture, rand, plan);
   for (const t of fixture.tables) {
